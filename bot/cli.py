@@ -1,0 +1,110 @@
+"""The ``xinqiao`` command: triage from the shell, the hotline directory, and the interactive demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from bot.content_loader import load_hotlines, load_safety_replies, load_triage
+from bot.core.content_error import ContentError
+from bot.core.safety_replies import format_hotlines
+from bot.settings import LANGUAGES, Settings, SettingsError, is_region_code
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xinqiao", description="心桥 Xinqiao: school mental-health chat service")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    triage = commands.add_parser("triage", help="assess one message per stdin line, print one JSON object per line")
+    triage.add_argument("--explain", action="store_true", help="add the reasons behind each level")
+
+    hotlines = commands.add_parser("hotlines", help="print the hotlines for a region")
+    hotlines.add_argument("--region", help="GB/T 2260 code such as 450100, or CN (default: all regions)")
+    hotlines.add_argument("--lang", choices=LANGUAGES, help="language of names and hours")
+
+    demo = commands.add_parser("demo", help="interactive triage demo: type a message, see level, cues and reply")
+    demo.add_argument("--lang", choices=LANGUAGES, help="reply language")
+    demo.add_argument("--region", help="the person's region code, for local hotlines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``xinqiao`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "triage":
+            return _triage(settings, explain=args.explain)
+        if args.command == "hotlines":
+            return _hotlines(settings, region=args.region, lang=args.lang or settings.default_lang)
+        return _demo(settings, lang=args.lang or settings.default_lang, region=args.region or settings.default_region)
+    except (SettingsError, ContentError) as exc:
+        print(f"xinqiao: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _triage(settings: Settings, *, explain: bool) -> int:
+    engine = load_triage(settings.content_dir / "risk")
+    out = sys.stdout
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            print(f"xinqiao triage: line {number} is not valid UTF-8 (byte {exc.start}); stopped", file=sys.stderr)
+            return EXIT_USAGE
+        assessment = engine.assess(text.rstrip("\r\n"))
+        out.write(json.dumps(assessment.as_contract(explain=explain), ensure_ascii=False) + "\n")
+        # Flushed per line so a caller can talk to the command line by line through a pipe.
+        out.flush()
+    return 0
+
+
+def _hotlines(settings: Settings, *, region: str | None, lang: str) -> int:
+    directory = load_hotlines(settings.content_dir)
+    if region is not None and not is_region_code(region):
+        print(f"xinqiao hotlines: --region {region!r} is not CN or a 6-digit GB/T 2260 code", file=sys.stderr)
+        return EXIT_USAGE
+    regions = [region] if region else directory.regions()
+    for code in regions:
+        print(f"[{code}]")
+        lines = directory.for_region(code, emergency=True)
+        print(format_hotlines(lines, lang))
+        for hotline in lines:
+            print(f"    {hotline.answered_by[lang]}")
+    return 0
+
+
+def _demo(settings: Settings, *, lang: str, region: str, stdin: TextIO = sys.stdin) -> int:
+    if not is_region_code(region):
+        print(f"xinqiao demo: --region {region!r} is not CN or a 6-digit GB/T 2260 code", file=sys.stderr)
+        return EXIT_USAGE
+    engine = load_triage(settings.content_dir / "risk")
+    directory = load_hotlines(settings.content_dir)
+    replies = load_safety_replies(settings.content_dir)
+    welcome = {
+        "zh": "心桥分级演示：输入一句话，看看它的风险等级、线索和对方会收到的回复。Ctrl-D 退出。",
+        "en": "Xinqiao triage demo: type a message to see its level, cues and the reply. Ctrl-D to quit.",
+    }
+    print(welcome[lang])
+    history: list[str] = []
+    while True:
+        try:
+            text = input("> " if stdin.isatty() else "")
+        except EOFError:
+            print()
+            return 0
+        if not text.strip():
+            continue
+        assessment = engine.assess(text, history=history)
+        history.append(text)
+        print(json.dumps(assessment.as_contract(explain=True), ensure_ascii=False, indent=2))
+        reply = replies.compose(assessment, lang, directory, region)
+        if reply:
+            print("--- reply ---")
+            print(reply)
+        print()

@@ -1,0 +1,61 @@
+"""Reads counselor- and editor-owned files under ``content/`` into validated core objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import opencc
+
+from bot.core.content_error import ContentError
+from bot.core.hotlines import HotlineDirectory, parse_hotlines
+from bot.core.safety_replies import SafetyReplies, parse_safety_replies
+from bot.core.triage.engine import TriageEngine
+from bot.core.triage.lexicon import build_lexicon, parse_lexicon_document, parse_rules_document
+from bot.core.triage.normalize import normalize
+from bot.yaml_source import load_yaml
+
+LEXICON_LANGS = ("zh", "en")
+
+
+def simplified_converter() -> Callable[[str], str]:
+    """OpenCC's Traditional → Simplified conversion (characters and common phrases)."""
+    converter = opencc.OpenCC("t2s")
+    convert: Callable[[str], str] = converter.convert
+    return convert
+
+
+def load_triage(risk_dir: Path) -> TriageEngine:
+    """Read and validate every lexicon file and the rules; errors name the file and line."""
+    if not risk_dir.is_dir():
+        raise ContentError(str(risk_dir), None, "risk lexicon folder not found")
+    to_simplified = simplified_converter()
+
+    def fold(term: str) -> str:
+        return normalize(term, to_simplified)
+
+    entry_lists = []
+    for lang in LEXICON_LANGS:
+        for path in sorted((risk_dir / lang).glob("*.yml")):
+            entries = parse_lexicon_document(str(path), load_yaml(path), fold)
+            wrong = [entry for entry in entries if entry.lang != lang]
+            if wrong:
+                raise ContentError(str(path), wrong[0].line, f"file is under {lang}/ but says lang: {wrong[0].lang}")
+            entry_lists.append(entries)
+    if not entry_lists:
+        raise ContentError(str(risk_dir), None, "no lexicon files (expected zh/*.yml and en/*.yml)")
+    rules_path = risk_dir / "rules.yml"
+    rules = parse_rules_document(str(rules_path), load_yaml(rules_path))
+    return TriageEngine(build_lexicon(entry_lists, rules), to_simplified)
+
+
+def load_hotlines(content_dir: Path) -> HotlineDirectory:
+    """The hotline directory from ``content/hotlines.yml``."""
+    path = content_dir / "hotlines.yml"
+    return parse_hotlines(str(path), load_yaml(path))
+
+
+def load_safety_replies(content_dir: Path) -> SafetyReplies:
+    """The safety reply texts from ``content/safety/replies.yml``."""
+    path = content_dir / "safety" / "replies.yml"
+    return parse_safety_replies(str(path), load_yaml(path))

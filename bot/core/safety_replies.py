@@ -1,0 +1,117 @@
+"""Safety replies on the risk path: choosing the text for an assessment and filling in the hotlines."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.content_error import ContentError, line_of
+from bot.core.hotlines import Hotline, HotlineDirectory
+from bot.core.triage.assessment import CATEGORIES, Assessment, Level
+
+LANGS = ("zh", "en")
+# The Columbia screener's order: ask about thoughts before method, intent, plan and recent behaviour.
+SCREENING_STEPS = ("thoughts", "method", "intent", "plan", "behaviour")
+# Every level on the risk path needs a fallback text; red and orange must always give hotlines.
+REQUIRED_KEYS = ("red.default", "orange.default", "yellow.default")
+PLACEHOLDER = "{hotlines}"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyReplies:
+    """Reply texts keyed by ``level.category`` and language, and the screening questions."""
+
+    texts: Mapping[str, Mapping[str, str]]
+    screening: Mapping[str, Mapping[str, str]]
+
+    def key_for(self, assessment: Assessment) -> str | None:
+        """The reply key for an assessment: third-party guidance first, then the most urgent category."""
+        if assessment.level is Level.NONE:
+            return None
+        level = assessment.level.value
+        if "third_party" in assessment.categories and f"{level}.third_party" in self.texts:
+            return f"{level}.third_party"
+        for category in assessment.categories:
+            if f"{level}.{category}" in self.texts:
+                return f"{level}.{category}"
+        return f"{level}.default"
+
+    def compose(
+        self,
+        assessment: Assessment,
+        lang: str,
+        directory: HotlineDirectory,
+        region: str,
+        asked: Sequence[str] = (),
+    ) -> str | None:
+        """The full safety reply for ``assessment`` (None for level none), hotlines of ``region`` filled in."""
+        key = self.key_for(assessment)
+        if key is None:
+            return None
+        lang = lang if lang in LANGS else "zh"
+        lines = directory.for_region(region, emergency=assessment.level is Level.RED)
+        text = self.texts[key][lang].replace(PLACEHOLDER, format_hotlines(lines, lang)).strip()
+        step = next_screening_step(assessment, asked)
+        if step is not None:
+            text = f"{text}\n\n{self.screening[step][lang]}"
+        return text
+
+
+def format_hotlines(hotlines: Sequence[Hotline], lang: str) -> str:
+    """One line per hotline: name, number, hours."""
+    return "\n".join(f"· {h.name[lang]}：{h.number}（{h.hours[lang]}）" if lang == "zh"
+                     else f"· {h.name[lang]}: {h.number} ({h.hours[lang]})" for h in hotlines)  # fmt: skip
+
+
+def next_screening_step(assessment: Assessment, asked: Sequence[str] = ()) -> str | None:
+    """Which direct question to ask next when cues are ambiguous; red already asks about safety now."""
+    if assessment.level is Level.ORANGE and "suicide" in assessment.categories:
+        remaining = SCREENING_STEPS[1:]
+    elif assessment.level is Level.YELLOW and "distress" in assessment.categories:
+        remaining = SCREENING_STEPS
+    else:
+        return None
+    return next((step for step in remaining if step not in asked), None)
+
+
+def _bilingual(raw: Mapping[str, Any], source: str, what: str) -> dict[str, str]:
+    missing = [lang for lang in LANGS if not isinstance(raw.get(lang), str) or not raw[lang].strip()]
+    if missing:
+        raise ContentError(source, line_of(raw), f"{what}: missing {', '.join(missing)} text")
+    return {lang: str(raw[lang]) for lang in LANGS}
+
+
+def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
+    """Validate ``content/safety/replies.yml``: known keys, both languages, hotlines on red and orange."""
+    if not isinstance(document, Mapping):
+        raise ContentError(source, line_of(document), "expected a mapping with 'replies' and 'screening'")
+    replies, screening = document.get("replies"), document.get("screening")
+    if not isinstance(replies, list) or not isinstance(screening, list):
+        raise ContentError(source, line_of(document), "expected lists under 'replies' and 'screening'")
+    texts: dict[str, dict[str, str]] = {}
+    valid_levels = {level.value for level in Level if level is not Level.NONE}
+    for raw in replies:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("key"), str):
+            raise ContentError(source, line_of(raw) or line_of(replies), "each reply has a key like red.suicide")
+        key = raw["key"]
+        level, _, category = key.partition(".")
+        if level not in valid_levels or (category != "default" and category not in CATEGORIES):
+            raise ContentError(source, line_of(raw), f"{key}: key must be <red|orange|yellow>.<category|default>")
+        if key in texts:
+            raise ContentError(source, line_of(raw), f"{key}: defined twice")
+        texts[key] = _bilingual(raw, source, key)
+        if level in {"red", "orange"} and any(PLACEHOLDER not in text for text in texts[key].values()):
+            raise ContentError(source, line_of(raw), f"{key}: red and orange replies must contain {PLACEHOLDER}")
+    missing = [key for key in REQUIRED_KEYS if key not in texts]
+    if missing:
+        raise ContentError(source, None, f"missing required repl(ies): {', '.join(missing)}")
+    steps: dict[str, dict[str, str]] = {}
+    for raw in screening:
+        step = raw.get("step") if isinstance(raw, Mapping) else None
+        if step not in SCREENING_STEPS:
+            raise ContentError(source, line_of(raw), f"screening step must be one of {', '.join(SCREENING_STEPS)}")
+        steps[step] = _bilingual(raw, source, f"screening {step}")
+    if list(steps) != list(SCREENING_STEPS):
+        raise ContentError(source, line_of(screening), f"screening must list {', '.join(SCREENING_STEPS)} in that order")
+    return SafetyReplies(texts, steps)

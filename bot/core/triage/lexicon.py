@@ -1,0 +1,235 @@
+"""The risk lexicon and composition rules as validated data, built from parsed YAML documents."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.content_error import ContentError, line_of
+from bot.core.triage.assessment import CATEGORIES, Level
+
+# Roles are the vocabulary the rules file composes; see docs/triage.md for what each one means.
+ROLES: frozenset[str] = frozenset(
+    {
+        "ideation", "passive", "means", "quantity", "plan", "time", "place", "did", "act", "farewell",
+        "pact", "lethality", "ask", "death", "selfharm", "harm_others", "abuse", "sexual_abuse",
+        "exploitation", "danger", "bullying", "eating", "distress", "mood", "persist", "third_party",
+        "info", "hyperbole", "retraction",
+        # Atoms: single words that mean nothing alone and are only ever composed by rules.
+        "self", "other", "wish", "dying", "curse", "killing", "relief", "ease", "harm_verb", "body", "hit", "family",
+        "goodbye", "unreachable", "hiding", "pact_hint", "secret",
+    }
+)  # fmt: skip
+# Context roles change how other cues read; they carry no risk category of their own.
+UNCATEGORISED_ROLES: frozenset[str] = frozenset({"info", "hyperbole"})
+LANGS: frozenset[str] = frozenset({"zh", "en"})
+SCOPES: frozenset[str] = frozenset({"near", "message", "conversation"})
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+
+
+@dataclass(frozen=True, slots=True)
+class CueEntry:
+    """One lexicon entry: terms that, once matched, say something about risk."""
+
+    id: str
+    lang: str
+    role: str
+    level: Level
+    category: str | None
+    terms: tuple[str, ...]
+    note: str
+    topic: bool
+    source: str
+    line: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Cues of every group present together (within ``scope``) raise the message to ``level``."""
+
+    id: str
+    groups: tuple[frozenset[str], ...]
+    level: Level
+    category: str
+    scope: str
+    window: int
+    ordered: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """All cue entries and rules, ready to compile into a matcher."""
+
+    entries: tuple[CueEntry, ...]
+    rules: tuple[Rule, ...]
+
+
+def _require(mapping: Any, key: str, source: str, expected: type | tuple[type, ...]) -> Any:
+    if key not in mapping:
+        raise ContentError(source, line_of(mapping), f"missing field {key!r}")
+    value = mapping[key]
+    if not isinstance(value, expected) or (isinstance(value, str) and not value.strip()):
+        names = expected.__name__ if isinstance(expected, type) else " or ".join(t.__name__ for t in expected)
+        raise ContentError(source, line_of(mapping), f"field {key!r} must be a non-empty {names}")
+    return value
+
+
+def _check_fields(mapping: Mapping[str, Any], allowed: Iterable[str], source: str, what: str) -> None:
+    unknown = sorted(set(mapping) - set(allowed))
+    if unknown:
+        raise ContentError(source, line_of(mapping), f"unknown field(s) in {what}: {', '.join(unknown)}")
+
+
+def _level(value: Any, source: str, node: Any) -> Level:
+    try:
+        return Level(value)
+    except ValueError:
+        allowed = ", ".join(level.value for level in Level)
+        raise ContentError(source, line_of(node), f"level {value!r} is not one of {allowed}") from None
+
+
+def _category(value: Any, source: str, node: Any) -> str:
+    if value not in CATEGORIES:
+        raise ContentError(source, line_of(node), f"category {value!r} is not one of {', '.join(CATEGORIES)}")
+    return str(value)
+
+
+def _is_single_han(term: str) -> bool:
+    return len(term) == 1 and unicodedata.category(term) == "Lo"
+
+
+def parse_lexicon_document(
+    source: str, document: Any, normalize: Callable[[str], str]
+) -> list[CueEntry]:
+    """Validate one lexicon file's parsed YAML and return its entries with terms normalised."""
+    if not isinstance(document, Mapping):
+        raise ContentError(source, line_of(document), "a lexicon file is a mapping with lang and entries")
+    _check_fields(document, {"lang", "category", "entries"}, source, "lexicon file")
+    lang = _require(document, "lang", source, str)
+    if lang not in LANGS:
+        raise ContentError(source, line_of(document), f"lang {lang!r} is not one of {', '.join(sorted(LANGS))}")
+    default_category = document.get("category")
+    if default_category is not None:
+        _category(default_category, source, document)
+    raw_entries = _require(document, "entries", source, list)
+    entries = []
+    for raw in raw_entries:
+        if not isinstance(raw, Mapping):
+            raise ContentError(source, line_of(raw_entries), "each entry is a mapping with id, role, level, terms")
+        _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category"}, source, "entry")
+        entry_id = _require(raw, "id", source, str)
+        if not set(entry_id) <= _ID_CHARS:
+            raise ContentError(source, line_of(raw), f"id {entry_id!r} may only use a-z, 0-9, '_', '.', '-'")
+        role = _require(raw, "role", source, str)
+        if role not in ROLES:
+            raise ContentError(source, line_of(raw), f"{entry_id}: role {role!r} is not one of {', '.join(sorted(ROLES))}")
+        category = raw.get("category", default_category)
+        if role in UNCATEGORISED_ROLES:
+            if "category" in raw:
+                raise ContentError(source, line_of(raw), f"{entry_id}: a {role} entry takes no category")
+            category = None
+        elif category is None:
+            raise ContentError(source, line_of(raw), f"{entry_id}: no category (set it on the entry or the file)")
+        terms_raw = _require(raw, "terms", source, list)
+        terms: list[str] = []
+        for term in terms_raw:
+            if not isinstance(term, str | int) or not str(term).strip():
+                raise ContentError(source, line_of(raw), f"{entry_id}: every term must be a non-empty string")
+            folded = normalize(str(term))
+            if _is_single_han(folded) and raw.get("level") != Level.NONE.value:
+                raise ContentError(
+                    source,
+                    line_of(raw),
+                    f"{entry_id}: term {term!r} is one Chinese character and would match everywhere;"
+                    " single characters are allowed only at level none, as atoms for rules",
+                )
+            if folded and folded not in terms:
+                terms.append(folded)
+        topic = raw.get("topic", False)
+        if not isinstance(topic, bool):
+            raise ContentError(source, line_of(raw), f"{entry_id}: topic must be true or false")
+        note = raw.get("note", "")
+        entries.append(
+            CueEntry(
+                id=entry_id,
+                lang=lang,
+                role=role,
+                level=_level(_require(raw, "level", source, str), source, raw),
+                category=None if category is None else _category(category, source, raw),
+                terms=tuple(terms),
+                note=str(note),
+                topic=topic,
+                source=source,
+                line=line_of(raw),
+            )
+        )
+    return entries
+
+
+def parse_rules_document(source: str, document: Any) -> list[Rule]:
+    """Validate the rules file: each rule names role groups that must co-occur, a level and a scope."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("rules"), list):
+        raise ContentError(source, line_of(document), "the rules file is a mapping with a list under 'rules'")
+    _check_fields(document, {"rules"}, source, "rules file")
+    rules = []
+    for raw in document["rules"]:
+        if not isinstance(raw, Mapping):
+            raise ContentError(source, line_of(document["rules"]), "each rule is a mapping")
+        _check_fields(raw, {"id", "all", "level", "category", "scope", "window", "ordered", "note"}, source, "rule")
+        rule_id = _require(raw, "id", source, str)
+        groups_raw = _require(raw, "all", source, list)
+        if len(groups_raw) < 2:
+            raise ContentError(source, line_of(raw), f"{rule_id}: 'all' needs at least two role groups")
+        groups = []
+        for group in groups_raw:
+            members = [group] if isinstance(group, str) else group
+            if not isinstance(members, Sequence) or not members:
+                raise ContentError(source, line_of(raw), f"{rule_id}: each group is a role or a list of roles")
+            unknown = [role for role in members if role not in ROLES]
+            if unknown:
+                raise ContentError(source, line_of(raw), f"{rule_id}: unknown role(s) {', '.join(map(str, unknown))}")
+            groups.append(frozenset(members))
+        scope = raw.get("scope", "message")
+        if scope not in SCOPES:
+            raise ContentError(source, line_of(raw), f"{rule_id}: scope {scope!r} is not one of {', '.join(sorted(SCOPES))}")
+        window = raw.get("window", 12)
+        if not isinstance(window, int) or window < 1:
+            raise ContentError(source, line_of(raw), f"{rule_id}: window must be a positive number of characters")
+        category = _category(_require(raw, "category", source, str), source, raw)
+        ordered = raw.get("ordered", False)
+        if not isinstance(ordered, bool) or (ordered and scope != "near"):
+            raise ContentError(source, line_of(raw), f"{rule_id}: ordered is true or false, and only for scope near")
+        rules.append(
+            Rule(
+                id=rule_id,
+                groups=tuple(groups),
+                level=_level(_require(raw, "level", source, str), source, raw),
+                category=category,
+                scope=scope,
+                window=window,
+                ordered=ordered,
+                note=str(raw.get("note", "")),
+            )
+        )
+    return rules
+
+
+def build_lexicon(entry_lists: Iterable[list[CueEntry]], rules: list[Rule]) -> Lexicon:
+    """Join parsed files into one lexicon, rejecting ids used twice."""
+    seen: dict[str, CueEntry] = {}
+    for entries in entry_lists:
+        for entry in entries:
+            if entry.id in seen:
+                first = seen[entry.id]
+                raise ContentError(
+                    entry.source, entry.line, f"id {entry.id!r} already used at {first.source}:{first.line}"
+                )
+            seen[entry.id] = entry
+    rule_ids = [rule.id for rule in rules]
+    duplicates = sorted({rule_id for rule_id in rule_ids if rule_ids.count(rule_id) > 1})
+    if duplicates:
+        raise ContentError("rules", None, f"rule id(s) used twice: {', '.join(duplicates)}")
+    return Lexicon(entries=tuple(seen.values()), rules=tuple(rules))

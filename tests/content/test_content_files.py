@@ -1,0 +1,54 @@
+"""Every file counselors and editors own validates, and the data says what the product promises."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.core.safety_replies import PLACEHOLDER, SCREENING_STEPS
+from bot.core.triage.lexicon import ROLES
+
+DESIGN_NUMBERS = {"0771-2628005", "0771-3290001", "12355", "966525", "0791-88330120", "12356", "400-161-9995", "110", "120"}
+
+
+def test_every_number_named_in_the_design_is_in_the_directory(directory):
+    assert {h.number for h in directory.hotlines} >= DESIGN_NUMBERS
+
+
+def test_every_hotline_has_both_languages_and_hours(directory):
+    for hotline in directory.hotlines:
+        for lang in ("zh", "en"):
+            assert hotline.name[lang]
+            assert hotline.hours[lang]
+            assert hotline.answered_by[lang]
+
+
+def test_red_replies_give_local_national_and_emergency_numbers(replies, directory, engine):
+    assessment = engine.assess("药已经准备好了，今晚就去天台，我不想活了")
+    assert assessment.level.value == "red"
+    for lang in ("zh", "en"):
+        text = replies.compose(assessment, lang, directory, "450100")
+        assert text is not None
+        assert PLACEHOLDER not in text
+        for number in ("0771-2628005", "12356", "110", "120"):
+            assert number in text
+
+
+def test_every_reply_has_both_languages(replies):
+    for key, texts in replies.texts.items():
+        assert texts["zh"].strip(), key
+        assert texts["en"].strip(), key
+
+
+def test_screening_questions_follow_the_columbia_order(replies):
+    assert tuple(replies.screening) == SCREENING_STEPS
+
+
+def test_lexicon_uses_every_role_the_rules_name(engine):
+    used = {entry.role for entry in engine.lexicon.entries}
+    named = {role for rule in engine.lexicon.rules for group in rule.groups for role in group}
+    assert named <= used <= ROLES
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_lexicon_has_entries_in_each_language(engine, lang):
+    assert sum(1 for e in engine.lexicon.entries if e.lang == lang) >= 10

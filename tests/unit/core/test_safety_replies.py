@@ -1,0 +1,94 @@
+"""Safety replies: which text an assessment gets, the hotlines filled in, and the screener's order."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from bot.core.content_error import ContentError
+from bot.core.hotlines import parse_hotlines
+from bot.core.safety_replies import next_screening_step, parse_safety_replies
+from bot.core.triage import Assessment, Level
+
+
+def both(text):
+    return {"zh": text, "en": text}
+
+
+DOC = {
+    "replies": [
+        {"key": "red.default", **both("RED {hotlines}")},
+        {"key": "red.third_party", **both("RED-3P {hotlines}")},
+        {"key": "orange.default", **both("ORANGE {hotlines}")},
+        {"key": "orange.abuse", **both("ABUSE {hotlines}")},
+        {"key": "yellow.default", **both("YELLOW")},
+    ],
+    "screening": [{"step": s, **both(f"Q-{s}")} for s in ("thoughts", "method", "intent", "plan", "behaviour")],
+}
+TEXTS = {"zh": "热线", "en": "line"}
+DIRECTORY = parse_hotlines(
+    "h.yml",
+    {
+        "hotlines": [
+            {"id": "n", "number": "12356", "region": "CN", "kind": "crisis", "name": TEXTS, "answered_by": TEXTS, "hours": TEXTS},
+            {"id": "p", "number": "110", "region": "CN", "kind": "emergency", "name": TEXTS, "answered_by": TEXTS, "hours": TEXTS},
+        ]
+    },
+)
+
+
+@pytest.fixture
+def replies():
+    return parse_safety_replies("r.yml", DOC)
+
+
+def test_level_none_gets_no_safety_reply(replies):
+    assert replies.compose(Assessment(Level.NONE), "zh", DIRECTORY, "CN") is None
+
+
+def test_red_gets_emergency_numbers_and_no_screening_question(replies):
+    text = replies.compose(Assessment(Level.RED, ("suicide",)), "zh", DIRECTORY, "CN")
+    assert text.startswith("RED")
+    assert "12356" in text
+    assert "110" in text
+    assert "Q-" not in text
+
+
+def test_orange_does_not_list_emergency_numbers_but_asks_about_method(replies):
+    text = replies.compose(Assessment(Level.ORANGE, ("suicide",)), "en", DIRECTORY, "CN")
+    assert "12356" in text
+    assert "110" not in text
+    assert text.endswith("Q-method")
+
+
+def test_the_most_urgent_category_with_its_own_text_is_chosen(replies):
+    assert replies.key_for(Assessment(Level.ORANGE, ("suicide", "abuse"))) == "orange.abuse"
+
+
+def test_third_party_guidance_wins_over_the_category(replies):
+    assert replies.key_for(Assessment(Level.RED, ("suicide", "third_party"))) == "red.third_party"
+
+
+def test_screening_skips_what_was_already_asked():
+    orange = Assessment(Level.ORANGE, ("suicide",))
+    assert next_screening_step(orange, asked=("method",)) == "intent"
+    assert next_screening_step(Assessment(Level.YELLOW, ("distress",))) == "thoughts"
+    assert next_screening_step(orange, asked=("method", "intent", "plan", "behaviour")) is None
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["replies"][2].update(zh="ORANGE without numbers"), "must contain"),
+        (lambda d: d["replies"].pop(0), "red.default"),
+        (lambda d: d["replies"][0].pop("en"), "missing en"),
+        (lambda d: d["replies"][0].update(key="purple.default"), "key must be"),
+        (lambda d: d["screening"].reverse(), "in that order"),
+    ],
+)
+def test_invalid_files_are_rejected_with_a_reason(mutate, message):
+    doc = copy.deepcopy(DOC)
+    mutate(doc)
+    with pytest.raises(ContentError, match=message):
+        parse_safety_replies("r.yml", doc)
