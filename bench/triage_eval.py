@@ -25,11 +25,24 @@ from bot.core.triage import Level  # noqa: E402
 
 LEVELS = [Level.NONE, Level.YELLOW, Level.ORANGE, Level.RED]
 LABELLED = ROOT / "tests" / "data" / "triage_labelled.yml"
+# Written separately by another author for the learned second opinion; the lexicon was never tuned on it.
+UNSEEN = ROOT / "content" / "risk" / "training.yml"
 PSYSUICIDE = ROOT.parent / "shared" / "data" / "psysuicide" / "valid.json"
-BASELINE = re.compile("自杀|想死|去死|不想活|活不下去|跳楼|割腕|烧炭|安眠药|上吊|遗书|轻生|自残|结束生命|自尽|了结|一了百了")
+BASELINE = re.compile(
+    "自杀|想死|去死|不想活|活不下去|跳楼|割腕|烧炭|安眠药|上吊|遗书|轻生|自残|结束生命|自尽|了结|一了百了"
+)
 
 # Label mapping suggested by the data set's README: these need orange or red ...
-SELF_RISK_OR_AGGRESSION = {"自杀未遂", "自杀准备行为", "自杀计划", "主动自杀意图", "被动自杀意图", "自伤行为", "自伤意图", "用户攻击行为"}
+SELF_RISK_OR_AGGRESSION = {
+    "自杀未遂",
+    "自杀准备行为",
+    "自杀计划",
+    "主动自杀意图",
+    "被动自杀意图",
+    "自伤行为",
+    "自伤意图",
+    "用户攻击行为",
+}
 # ... others' aggression toward the writer needs at least yellow, and unrelated items should stay below orange.
 OTHERS_AGGRESSION = "他人攻击行为"
 UNRELATED = "与自杀/自伤/攻击行为无关"
@@ -134,6 +147,23 @@ def main() -> int:
         print(f"{key:>28}: {value:.3f}{mark}")
     print(f"{'items':>28}: {len(items)}")
 
+    print("\n== messages the lexicon was not written from (content/risk/training.yml) ==")
+    unseen = yaml.safe_load(UNSEEN.read_text(encoding="utf-8"))
+    by_label: dict[str, list[int]] = {}
+    for item in unseen:
+        by_label.setdefault(item["label"], []).append(engine.assess(item["text"]).level.rank)
+    for label, wanted, what in (
+        ("self", 2, "≥ orange"),
+        ("others", 2, "≥ orange"),
+        ("victim", 1, "≥ yellow"),
+    ):
+        ranks = by_label.get(label, [])
+        print(
+            f"{label + ' at ' + what:>28}: {sum(r >= wanted for r in ranks) / max(1, len(ranks)):.3f} of {len(ranks)}"
+        )
+    ranks = by_label.get("none", [])
+    print(f"{'none raised to ≥ orange':>28}: {sum(r >= 2 for r in ranks) / max(1, len(ranks)):.3f} of {len(ranks)}")
+
     if not args.psysuicide.is_file():
         print(f"\n(PsySUICIDE not found at {args.psysuicide}; skipped)")
         return 0
@@ -146,7 +176,11 @@ def main() -> int:
 
     base_real = evaluate_psysuicide(baseline, records)
     print(f"{'':>36}{'xinqiao':>10}{'baseline':>10}{'ratio':>8}")
-    for key in ("self_risk_or_aggression_recall", "others_aggression_at_least_yellow", "unrelated_raised_to_orange"):
+    for key in (
+        "self_risk_or_aggression_recall",
+        "others_aggression_at_least_yellow",
+        "unrelated_raised_to_orange",
+    ):
         a, b = ours_real[key], base_real[key]
         ratio = f"{a / b:.2f}" if b else "-"
         print(f"{key:>36}{a:>10.3f}{b:>10.3f}{ratio:>8}")

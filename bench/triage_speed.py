@@ -30,10 +30,11 @@ FILLER = "今天上课的时候老师讲了函数，放学后我和同学去操�
 
 
 def corpus(seed: int = 7) -> dict[int, list[str]]:
-    """Messages of each length, cut from our labelled texts and ordinary filler (10% carry a risk cue)."""
+    """Messages of each length from our labelled texts and ordinary filler; 10% carry a red or orange cue."""
     rng = random.Random(seed)
     items = yaml.safe_load((ROOT / "tests" / "data" / "triage_labelled.yml").read_text(encoding="utf-8"))
-    texts = [str(item["text"]) for item in items]
+    # Everyday traffic: ordinary messages, one in ten carrying a risk cue somewhere in it.
+    texts = [str(item["text"]) for item in items if item["level"] == "none"]
     risky = [str(item["text"]) for item in items if item["level"] in {"red", "orange"}]
     by_length: dict[int, list[str]] = {}
     for length in LENGTHS:
@@ -97,7 +98,7 @@ def main() -> int:
         prepared = [(engine.normalize(m), visible_characters(m)) for m in data[length][:100]]
         normalized = [n for n, _ in prepared]
         a = per_call_seconds(lambda pair: matcher.find(*pair), prepared)  # type: ignore[arg-type]
-        b = per_call_seconds(lambda text: alternation.findall(text), normalized)  # type: ignore[arg-type]
+        b = per_call_seconds(alternation.findall, normalized)
         print(f"{length:>8} chars{'':>9}{a * 1e6:>14.2f}{b * 1e6:>10.2f}{b / a:>14.1f}x")
     return 0
 

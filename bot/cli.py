@@ -55,7 +55,10 @@ def _triage(settings: Settings, *, explain: bool) -> int:
         try:
             text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            print(f"xinqiao triage: line {number} is not valid UTF-8 (byte {exc.start}); stopped", file=sys.stderr)
+            print(
+                f"xinqiao triage: line {number} is not valid UTF-8 (byte {exc.start}); stopped",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         assessment = engine.assess(text.rstrip("\r\n"))
         out.write(json.dumps(assessment.as_contract(explain=explain), ensure_ascii=False) + "\n")

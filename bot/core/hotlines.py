@@ -63,7 +63,9 @@ def _texts(raw: Mapping[str, Any], key: str, source: str, hotline_id: str) -> di
         raise ContentError(source, line_of(raw), f"{hotline_id}: {key} needs zh and en texts")
     missing = [lang for lang in LANGS if not isinstance(value.get(lang), str) or not value[lang].strip()]
     if missing:
-        raise ContentError(source, line_of(value) or line_of(raw), f"{hotline_id}: {key} has no {', '.join(missing)} text")
+        raise ContentError(
+            source, line_of(value) or line_of(raw), f"{hotline_id}: {key} has no {', '.join(missing)} text"
+        )
     return {lang: str(value[lang]).strip() for lang in LANGS}
 
 
@@ -97,7 +99,9 @@ def parse_hotlines(source: str, document: Any) -> HotlineDirectory:
             raise ContentError(source, line_of(raw), f"{hotline_id}: kind must be one of {', '.join(KINDS)}")
         audience = raw.get("audience", sorted(AUDIENCES))
         if not isinstance(audience, list) or not set(audience) <= AUDIENCES or not audience:
-            raise ContentError(source, line_of(raw), f"{hotline_id}: audience is a list of {', '.join(sorted(AUDIENCES))}")
+            raise ContentError(
+                source, line_of(raw), f"{hotline_id}: audience is a list of {', '.join(sorted(AUDIENCES))}"
+            )
         hotlines.append(
             Hotline(
                 id=hotline_id,

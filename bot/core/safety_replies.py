@@ -66,6 +66,7 @@ def format_hotlines(hotlines: Sequence[Hotline], lang: str) -> str:
 
 def next_screening_step(assessment: Assessment, asked: Sequence[str] = ()) -> str | None:
     """Which direct question to ask next when cues are ambiguous; red already asks about safety now."""
+    remaining: tuple[str, ...]
     if assessment.level is Level.ORANGE and "suicide" in assessment.categories:
         remaining = SCREENING_STEPS[1:]
     elif assessment.level is Level.YELLOW and "distress" in assessment.categories:
@@ -113,5 +114,7 @@ def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
             raise ContentError(source, line_of(raw), f"screening step must be one of {', '.join(SCREENING_STEPS)}")
         steps[step] = _bilingual(raw, source, f"screening {step}")
     if list(steps) != list(SCREENING_STEPS):
-        raise ContentError(source, line_of(screening), f"screening must list {', '.join(SCREENING_STEPS)} in that order")
+        raise ContentError(
+            source, line_of(screening), f"screening must list {', '.join(SCREENING_STEPS)} in that order"
+        )
     return SafetyReplies(texts, steps)

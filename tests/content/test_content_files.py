@@ -7,7 +7,17 @@ import pytest
 from bot.core.safety_replies import PLACEHOLDER, SCREENING_STEPS
 from bot.core.triage.lexicon import ROLES
 
-DESIGN_NUMBERS = {"0771-2628005", "0771-3290001", "12355", "966525", "0791-88330120", "12356", "400-161-9995", "110", "120"}
+DESIGN_NUMBERS = {
+    "0771-2628005",
+    "0771-3290001",
+    "12355",
+    "966525",
+    "0791-88330120",
+    "12356",
+    "400-161-9995",
+    "110",
+    "120",
+}
 
 
 def test_every_number_named_in_the_design_is_in_the_directory(directory):

@@ -6,12 +6,20 @@ import pytest
 
 METHOD_ROLES = {"means", "lethality", "act", "quantity"}
 # Guilt appeals and secrecy promises are named in the guidance as harmful.
-FORBIDDEN = ["想想你的父母", "think how your parents", "我保证不告诉", "i promise not to tell", "won't tell anyone"]
+FORBIDDEN = [
+    "想想你的父母",
+    "think how your parents",
+    "我保证不告诉",
+    "i promise not to tell",
+    "won't tell anyone",
+]
 
 
 def test_no_reply_names_a_method_or_means(replies, engine):
     method_terms = {t for e in engine.lexicon.entries if e.role in METHOD_ROLES and e.lang == "zh" for t in e.terms}
-    method_terms |= {t for e in engine.lexicon.entries if e.role in METHOD_ROLES and e.lang == "en" for t in e.terms if len(t) > 3}
+    method_terms |= {
+        t for e in engine.lexicon.entries if e.role in METHOD_ROLES and e.lang == "en" for t in e.terms if len(t) > 3
+    }
     for key, texts in replies.texts.items():
         for lang, text in texts.items():
             folded = engine.normalize(text)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 
 from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
-from bot.core.triage.lexicon import Lexicon, Rule
+from bot.core.triage.lexicon import CueEntry, Lexicon, Rule
 from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match
-from bot.core.triage.normalize import normalize, visible_characters
+from bot.core.triage.normalize import normalize, normalize_visible, visible_characters
 
 # Only the recent past changes how a new message reads; older turns are the counselor's to weigh.
 HISTORY_LIMIT = 12
@@ -18,15 +19,27 @@ HISTORY_LIMIT = 12
 _CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole"})
 # Cues that no question-asking context can explain away: something is happening or about to.
 _UNDENIABLE_ROLES = frozenset({"act", "farewell", "pact", "lethality", "danger"})
+# Roles made of everyday words (我, 想, 今晚, 一直): never chosen to decide whether a message needs a full look.
+_EVERYDAY_ROLES = frozenset(
+    {"self", "other", "wish", "family", "body", "how", "ask", "time", "place", "persist", "mood", "plan",
+     "quantity", "did", "secret", "relief", "ease", "death"}
+)  # fmt: skip
 _FIRST_PERSON = re.compile(r"我|(?<![a-z])(?:i|i'm|im|me|myself|my)(?![a-z])")
 
 
-class SecondOpinion(Protocol):
-    """A learned model that may raise, but never lower, what the lexicon found."""
+@dataclass(slots=True)
+class _Findings:
+    """What the cues and rules of one message add up to, gathered as they are checked."""
 
-    def level(self, normalized: str) -> Level:
-        """The level the model would give ``normalized`` text on its own."""
-        ...
+    explanation: list[str]
+    levels: list[Level] = field(default_factory=list)
+    categories: set[str] = field(default_factory=set)
+    contributing: list[Match] = field(default_factory=list)
+
+    def add(self, level: Level, category: str, matches: list[Match]) -> None:
+        self.levels.append(level)
+        self.categories.add(category)
+        self.contributing.extend(matches)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +51,15 @@ class _Reading:
 class TriageEngine:
     """Assesses messages against one lexicon; pure and deterministic, safe to share."""
 
-    def __init__(
-        self,
-        lexicon: Lexicon,
-        to_simplified: Callable[[str], str],
-        second_opinion: SecondOpinion | None = None,
-    ) -> None:
+    def __init__(self, lexicon: Lexicon, to_simplified: Callable[[str], str]) -> None:
         self._lexicon = lexicon
         self._to_simplified = to_simplified
-        self._matcher = CueMatcher(lexicon.entries)
-        self._second_opinion = second_opinion
+        self._matcher = CueMatcher(lexicon.entries, _trigger_entries(lexicon))
+        # For each role, the rules that mention it: a message is only checked against rules its roles can start.
+        self._rules_by_role: dict[str, list[int]] = {}
+        for index, rule in enumerate(lexicon.rules):
+            for role in frozenset().union(*rule.groups):
+                self._rules_by_role.setdefault(role, []).append(index)
 
     @property
     def lexicon(self) -> Lexicon:
@@ -58,9 +70,12 @@ class TriageEngine:
         """The matching form of ``text`` (see ``normalize.normalize``)."""
         return normalize(text, self._to_simplified)
 
-    def _read(self, text: str) -> _Reading:
-        normalized = self.normalize(text)
-        matches = self._matcher.find(normalized, visible_characters(text))
+    def _read(self, text: str, *, full: bool = False) -> _Reading:
+        visible = visible_characters(text)
+        normalized = normalize_visible(visible, self._to_simplified)
+        if not full and not self._matcher.triggered(normalized, visible):
+            return _Reading(normalized, ())
+        matches = self._matcher.find(normalized, visible)
         masks = [(m.start, m.end) for m in matches if m.entry.role == "hyperbole"]
         if masks:
             # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
@@ -79,59 +94,45 @@ class TriageEngine:
         ``lang`` is accepted as a hint only: every language's lexicon is applied, since people mix languages.
         """
         del lang
-        reading = self._read(text)
-        earlier = [self._read(message) for message in history[-HISTORY_LIMIT:]]
+        # With history, a message of supporting words only (今晚) may complete a rule begun earlier.
+        reading = self._read(text, full=bool(history))
         explanation: list[str] = []
         hints: list[str] = []
+        risk: list[Match] = []
+        roles: set[str] = set()
+        third_party_markers: list[Match] = []
+        for match in reading.matches:
+            role = match.entry.role
+            roles.add(role)
+            if role == "third_party":
+                third_party_markers.append(match)
+            elif role not in _CONTEXT_ROLES:
+                risk.append(match)
+        if not risk and not history:
+            return Assessment(Level.NONE, hints=("warning_signs",) if "info" in roles else ())
 
-        risk = [m for m in reading.matches if m.entry.role not in _CONTEXT_ROLES]
-        roles = {m.entry.role for m in reading.matches}
-        third_party_markers = [m for m in reading.matches if m.entry.role == "third_party"]
         floor = Level.NONE
         if "info" in roles:
-            alarming = [m for m in risk if m.entry.level is not Level.NONE]
-            if alarming and all(m.entry.topic for m in alarming) and not roles & _UNDENIABLE_ROLES:
-                # Asking about the topic (a lesson, warning signs) is not disclosing risk: the topic words are
-                # set aside, while anything else in the message (a method question, say) still counts. A parent
-                # asking about their own child still gets a quiet follow-up.
-                risk = [m for m in risk if m not in alarming]
-                hints.append("warning_signs")
-                explanation.append(f"information-seeking about {', '.join(sorted({m.term for m in alarming}))}")
-                if third_party_markers:
-                    floor = Level.YELLOW
-            elif not alarming:
+            risk, aside = self._set_aside_questions(reading.normalized, risk)
+            if aside:
+                explanation.append(f"information-seeking about {', '.join(sorted({m.term for m in aside}))}")
+                # A parent asking about their own child still gets a quiet follow-up.
+                floor = Level.YELLOW if third_party_markers else Level.NONE
+            if aside or all(m.entry.level is Level.NONE for m in risk):
                 hints.append("warning_signs")
 
-        levels: list[Level] = []
-        categories: set[str] = set()
-        contributing: list[Match] = []
+        found = _Findings(explanation)
         for match in risk:
             if match.entry.level is not Level.NONE and match.entry.category is not None:
-                levels.append(match.entry.level)
-                categories.add(match.entry.category)
-                contributing.append(match)
+                found.add(match.entry.level, match.entry.category, [match])
                 explanation.append(f"cue {match.term!r} ({match.entry.id}) → {match.entry.level}")
-
-        for rule in self._lexicon.rules:
-            used = self._fire(rule, risk, earlier)
-            if used is not None:
-                levels.append(rule.level)
-                categories.add(rule.category)
-                contributing.extend(m for m in used if m in risk)
-                terms = ", ".join(dict.fromkeys(m.term for m in used))
-                explanation.append(f"rule {rule.id} ({terms}) → {rule.level}")
+        self._apply_rules(risk, [self._read(message) for message in history[-HISTORY_LIMIT:]], found)
+        levels, categories, contributing = found.levels, found.categories, found.contributing
 
         level = Level.highest(levels)
         if floor.rank > level.rank:
             level = floor
             categories.update(("distress", "third_party"))
-        if self._second_opinion is not None and level.rank < Level.ORANGE.rank:
-            opinion = self._second_opinion.level(reading.normalized)
-            if opinion.rank > level.rank:
-                explanation.append(f"learned second opinion → {opinion}")
-                level = opinion
-                if not categories:
-                    categories.add("distress" if opinion is Level.YELLOW else "suicide")
         if level is Level.NONE:
             return Assessment(Level.NONE, (), (), tuple(explanation), tuple(hints))
 
@@ -143,33 +144,51 @@ class TriageEngine:
         ordered = tuple(sorted(categories, key=CATEGORY_ORDER.__getitem__))
         return Assessment(level, ordered, cues, tuple(explanation), tuple(hints))
 
+    def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings) -> None:
+        """Fire every rule whose role groups are all present (in history too, for conversation scope)."""
+        present = {m.entry.role for m in risk}
+        past = {m.entry.role for r in earlier for m in r.matches}
+        for index in sorted({index for role in present for index in self._rules_by_role.get(role, ())}):
+            rule = self._lexicon.rules[index]
+            available = present | past if rule.scope == "conversation" else present
+            if any(group.isdisjoint(available) for group in rule.groups):
+                continue
+            used = self._fire(rule, risk, earlier)
+            if used is not None:
+                found.add(rule.level, rule.category, [m for m in used if m in risk])
+                terms = ", ".join(dict.fromkeys(m.term for m in used))
+                found.explanation.append(f"rule {rule.id} ({terms}) → {rule.level}")
+
+    @staticmethod
+    def _set_aside_questions(text: str, risk: list[Match]) -> tuple[list[Match], list[Match]]:
+        """Split cues of a question into those that still count and those set aside.
+
+        A question about a topic or about someone else is not a disclosure: topic words, cues about another
+        person and cues only quoted (「下辈子见」是什么梗) are set aside; what the writer says of themself still
+        counts, and so does anything happening now unless it is only quoted.
+        """
+        quoted = _quoted_spans(text)
+        aside = [
+            m
+            for m in risk
+            if m.entry.level is not Level.NONE
+            and (
+                _within(m, quoted)
+                or (m.entry.role not in _UNDENIABLE_ROLES and (m.entry.topic or not _said_of_oneself(text, m)))
+            )
+        ]
+        if not aside:
+            return risk, aside
+        # Atoms inside a set-aside cue (自杀 in 想自杀) go with it.
+        spans = [(m.start, m.end) for m in aside]
+        return [m for m in risk if m not in aside and not _within(m, spans)], aside
+
     @staticmethod
     def _fire(rule: Rule, risk: list[Match], earlier: list[_Reading]) -> list[Match] | None:
         """The matches that satisfy ``rule`` in this message (and, for conversation scope, its history)."""
         here = [[m for m in risk if m.entry.role in group] for group in rule.groups]
         if rule.scope == "near":
-            # Each group's cue must stand within ``window`` characters of the previous group's cue (and after
-            # it, when the rule is ordered: 想…死 is a wish to die, 死…想 is not).
-            for anchor in here[0]:
-                if anchor.start == NO_POSITION:
-                    continue
-                picked = [anchor]
-                for candidates in here[1:]:
-                    last = picked[-1]
-                    close = next(
-                        (
-                            m
-                            for m in candidates
-                            if _gap(last, m) <= rule.window and (not rule.ordered or m.start >= last.end)
-                        ),
-                        None,
-                    )
-                    if close is None:
-                        break
-                    picked.append(close)
-                else:
-                    return picked
-            return None
+            return _near_chain(here, rule.window, ordered=rule.ordered)
         if rule.scope == "message":
             return [group[0] for group in here] if all(here) else None
         # Conversation scope: the new message must bring at least one group; history may bring the rest.
@@ -196,7 +215,70 @@ class TriageEngine:
         return False
 
 
-def _gap(a: Match, b: Match) -> int:
-    if b.start == NO_POSITION:
-        return 10**9
-    return max(b.start - a.end, a.start - b.end, 0)
+_QUOTED = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」|『[^』]{1,40}』|\"[^\"]{1,40}\"")
+_SUBJECTS = re.compile(
+    r"我|他|她|孩子|同学|朋友|儿子|女儿|学生|别人|有人|室友|同桌"
+    r"|(?<![a-z])(?:i|i'm|im|me|my|he|she|they|kid|child|son|daughter|friend|student|someone|people)(?![a-z])"
+)
+_SUBJECT_LOOKBACK = 12
+
+
+def _quoted_spans(text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in _QUOTED.finditer(text)]
+
+
+def _within(match: Match, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= match.start and match.end <= end for start, end in spans)
+
+
+def _said_of_oneself(text: str, match: Match) -> bool:
+    """Whether the nearest person named before a cue is the writer (我, I); no one named means no."""
+    if match.start == NO_POSITION or _FIRST_PERSON.search(match.term):
+        return match.start != NO_POSITION
+    subjects = list(_SUBJECTS.finditer(text, max(0, match.start - _SUBJECT_LOOKBACK), match.start))
+    return bool(subjects) and _FIRST_PERSON.fullmatch(subjects[-1].group()) is not None
+
+
+def _trigger_entries(lexicon: Lexicon) -> frozenset[str]:
+    """Entries a message must contain for triage to find anything: cues with a level, the context roles, and
+    for each rule the group with the fewest one-character terms (the least common words)."""
+    by_role: dict[str, list[CueEntry]] = {}
+    for entry in lexicon.entries:
+        by_role.setdefault(entry.role, []).append(entry)
+
+    def commonness(group: AbstractSet[str]) -> tuple[int, int, int]:
+        terms = [t for role in group for e in by_role.get(role, ()) for t in e.terms]
+        return len(group & _EVERYDAY_ROLES), sum(len(t) == 1 for t in terms), len(terms)
+
+    roles = {"info", "third_party"}
+    for rule in lexicon.rules:
+        roles |= min(rule.groups, key=commonness)
+    return frozenset(e.id for e in lexicon.entries if e.level is not Level.NONE or e.role in roles)
+
+
+def _near_chain(groups: list[list[Match]], window: int, *, ordered: bool) -> list[Match] | None:
+    """One match per group, each within ``window`` characters of the one before (and after it if ``ordered``).
+
+    Candidates are looked up by position (bisect), so a long message costs n log n, not n².
+    """
+    placed = [sorted((m for m in group if m.start != NO_POSITION), key=lambda m: m.start) for group in groups]
+    starts = [[m.start for m in group] for group in placed]
+    longest = [max((m.end - m.start for m in group), default=0) for group in placed]
+    for anchor in placed[0]:
+        picked = [anchor]
+        for group, group_starts, span in zip(placed[1:], starts[1:], longest[1:], strict=True):
+            last = picked[-1]
+            low = last.end if ordered else last.start - window - span
+            high = last.end + window
+            close = None
+            for position in range(bisect_left(group_starts, low), bisect_right(group_starts, high)):
+                candidate = group[position]
+                if ordered or candidate.end >= last.start - window:
+                    close = candidate
+                    break
+            if close is None:
+                break
+            picked.append(close)
+        else:
+            return picked
+    return None

@@ -19,7 +19,10 @@ ROLES: frozenset[str] = frozenset(
         "info", "hyperbole", "retraction",
         # Atoms: single words that mean nothing alone and are only ever composed by rules.
         "self", "other", "wish", "dying", "curse", "killing", "relief", "ease", "harm_verb", "body", "hit", "family",
-        "goodbye", "unreachable", "hiding", "pact_hint", "secret",
+        "goodbye", "unreachable", "hiding", "pact_hint", "secret", "how",
+        "peer", "taunt", "weight", "restrict", "eat", "purge", "binge", "guilt", "regret", "weigh", "sleep", "night",
+        "panic", "trigger", "anticip", "dread", "anger", "parents", "conflict", "scold", "blame", "child", "change",
+        "lately", "vital", "mine", "damage",
     }
 )  # fmt: skip
 # Context roles change how other cues read; they carry no risk category of their own.
@@ -101,9 +104,7 @@ def _is_single_han(term: str) -> bool:
     return len(term) == 1 and unicodedata.category(term) == "Lo"
 
 
-def parse_lexicon_document(
-    source: str, document: Any, normalize: Callable[[str], str]
-) -> list[CueEntry]:
+def parse_lexicon_document(source: str, document: Any, normalize: Callable[[str], str]) -> list[CueEntry]:
     """Validate one lexicon file's parsed YAML and return its entries with terms normalised."""
     if not isinstance(document, Mapping):
         raise ContentError(source, line_of(document), "a lexicon file is a mapping with lang and entries")
@@ -119,54 +120,60 @@ def parse_lexicon_document(
     for raw in raw_entries:
         if not isinstance(raw, Mapping):
             raise ContentError(source, line_of(raw_entries), "each entry is a mapping with id, role, level, terms")
-        _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category"}, source, "entry")
-        entry_id = _require(raw, "id", source, str)
-        if not set(entry_id) <= _ID_CHARS:
-            raise ContentError(source, line_of(raw), f"id {entry_id!r} may only use a-z, 0-9, '_', '.', '-'")
-        role = _require(raw, "role", source, str)
-        if role not in ROLES:
-            raise ContentError(source, line_of(raw), f"{entry_id}: role {role!r} is not one of {', '.join(sorted(ROLES))}")
-        category = raw.get("category", default_category)
-        if role in UNCATEGORISED_ROLES:
-            if "category" in raw:
-                raise ContentError(source, line_of(raw), f"{entry_id}: a {role} entry takes no category")
-            category = None
-        elif category is None:
-            raise ContentError(source, line_of(raw), f"{entry_id}: no category (set it on the entry or the file)")
-        terms_raw = _require(raw, "terms", source, list)
-        terms: list[str] = []
-        for term in terms_raw:
-            if not isinstance(term, str | int) or not str(term).strip():
-                raise ContentError(source, line_of(raw), f"{entry_id}: every term must be a non-empty string")
-            folded = normalize(str(term))
-            if _is_single_han(folded) and raw.get("level") != Level.NONE.value:
-                raise ContentError(
-                    source,
-                    line_of(raw),
-                    f"{entry_id}: term {term!r} is one Chinese character and would match everywhere;"
-                    " single characters are allowed only at level none, as atoms for rules",
-                )
-            if folded and folded not in terms:
-                terms.append(folded)
-        topic = raw.get("topic", False)
-        if not isinstance(topic, bool):
-            raise ContentError(source, line_of(raw), f"{entry_id}: topic must be true or false")
-        note = raw.get("note", "")
-        entries.append(
-            CueEntry(
-                id=entry_id,
-                lang=lang,
-                role=role,
-                level=_level(_require(raw, "level", source, str), source, raw),
-                category=None if category is None else _category(category, source, raw),
-                terms=tuple(terms),
-                note=str(note),
-                topic=topic,
-                source=source,
-                line=line_of(raw),
-            )
-        )
+        entries.append(_parse_entry(raw, lang, default_category, source, normalize))
     return entries
+
+
+def _parse_entry(
+    raw: Mapping[str, Any], lang: str, default_category: Any, source: str, normalize: Callable[[str], str]
+) -> CueEntry:
+    _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category"}, source, "entry")
+    entry_id = _require(raw, "id", source, str)
+    if not set(entry_id) <= _ID_CHARS:
+        raise ContentError(source, line_of(raw), f"id {entry_id!r} may only use a-z, 0-9, '_', '.', '-'")
+    role = _require(raw, "role", source, str)
+    if role not in ROLES:
+        raise ContentError(source, line_of(raw), f"{entry_id}: role {role!r} is not one of {', '.join(sorted(ROLES))}")
+    category = raw.get("category", default_category)
+    if role in UNCATEGORISED_ROLES:
+        if "category" in raw:
+            raise ContentError(source, line_of(raw), f"{entry_id}: a {role} entry takes no category")
+        category = None
+    elif category is None:
+        raise ContentError(source, line_of(raw), f"{entry_id}: no category (set it on the entry or the file)")
+    terms_raw = _require(raw, "terms", source, list)
+    if not terms_raw:
+        raise ContentError(source, line_of(raw), f"{entry_id}: terms must be a non-empty list")
+    terms: list[str] = []
+    for term in terms_raw:
+        if not isinstance(term, str | int) or not str(term).strip():
+            raise ContentError(source, line_of(raw), f"{entry_id}: every term must be a non-empty string")
+        folded = normalize(str(term))
+        if _is_single_han(folded) and raw.get("level") != Level.NONE.value:
+            raise ContentError(
+                source,
+                line_of(raw),
+                f"{entry_id}: term {term!r} is one Chinese character and would match everywhere;"
+                " single characters are allowed only at level none, as atoms for rules",
+            )
+        if folded and folded not in terms:
+            terms.append(folded)
+    topic = raw.get("topic", False)
+    if not isinstance(topic, bool):
+        raise ContentError(source, line_of(raw), f"{entry_id}: topic must be true or false")
+    note = raw.get("note", "")
+    return CueEntry(
+        id=entry_id,
+        lang=lang,
+        role=role,
+        level=_level(_require(raw, "level", source, str), source, raw),
+        category=None if category is None else _category(category, source, raw),
+        terms=tuple(terms),
+        note=str(note),
+        topic=topic,
+        source=source,
+        line=line_of(raw),
+    )
 
 
 def parse_rules_document(source: str, document: Any) -> list[Rule]:
@@ -194,7 +201,9 @@ def parse_rules_document(source: str, document: Any) -> list[Rule]:
             groups.append(frozenset(members))
         scope = raw.get("scope", "message")
         if scope not in SCOPES:
-            raise ContentError(source, line_of(raw), f"{rule_id}: scope {scope!r} is not one of {', '.join(sorted(SCOPES))}")
+            raise ContentError(
+                source, line_of(raw), f"{rule_id}: scope {scope!r} is not one of {', '.join(sorted(SCOPES))}"
+            )
         window = raw.get("window", 12)
         if not isinstance(window, int) or window < 1:
             raise ContentError(source, line_of(raw), f"{rule_id}: window must be a positive number of characters")

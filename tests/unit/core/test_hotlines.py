@@ -10,7 +10,15 @@ from bot.core.hotlines import parse_hotlines
 
 def line(id_, number, region, kind="crisis"):
     texts = {"zh": "名", "en": "name"}
-    return {"id": id_, "number": number, "region": region, "kind": kind, "name": texts, "answered_by": texts, "hours": texts}
+    return {
+        "id": id_,
+        "number": number,
+        "region": region,
+        "kind": kind,
+        "name": texts,
+        "answered_by": texts,
+        "hours": texts,
+    }
 
 
 DOC = {

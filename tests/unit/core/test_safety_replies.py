@@ -31,8 +31,24 @@ DIRECTORY = parse_hotlines(
     "h.yml",
     {
         "hotlines": [
-            {"id": "n", "number": "12356", "region": "CN", "kind": "crisis", "name": TEXTS, "answered_by": TEXTS, "hours": TEXTS},
-            {"id": "p", "number": "110", "region": "CN", "kind": "emergency", "name": TEXTS, "answered_by": TEXTS, "hours": TEXTS},
+            {
+                "id": "n",
+                "number": "12356",
+                "region": "CN",
+                "kind": "crisis",
+                "name": TEXTS,
+                "answered_by": TEXTS,
+                "hours": TEXTS,
+            },
+            {
+                "id": "p",
+                "number": "110",
+                "region": "CN",
+                "kind": "emergency",
+                "name": TEXTS,
+                "answered_by": TEXTS,
+                "hours": TEXTS,
+            },
         ]
     },
 )

@@ -9,8 +9,21 @@ from bot.core.triage import Level
 from .lexicon_builder import make_engine
 
 ENTRIES = [
-    {"id": "ideation", "role": "ideation", "level": "orange", "category": "suicide", "terms": ["想死", "自杀"]},
-    {"id": "topic", "role": "ideation", "level": "orange", "category": "suicide", "terms": ["轻生"], "topic": True},
+    {
+        "id": "ideation",
+        "role": "ideation",
+        "level": "orange",
+        "category": "suicide",
+        "terms": ["想死", "自杀"],
+    },
+    {
+        "id": "topic",
+        "role": "ideation",
+        "level": "orange",
+        "category": "suicide",
+        "terms": ["轻生"],
+        "topic": True,
+    },
     {"id": "means", "role": "means", "level": "none", "category": "suicide", "terms": ["安眠药", "💊"]},
     {"id": "time", "role": "time", "level": "none", "category": "suicide", "terms": ["今晚"]},
     {"id": "ask", "role": "ask", "level": "none", "category": "suicide", "terms": ["吃多少"]},
@@ -19,12 +32,32 @@ ENTRIES = [
     {"id": "homophone", "role": "ideation", "level": "orange", "category": "suicide", "terms": ["紫砂"]},
     {"id": "third", "role": "third_party", "level": "none", "category": "third_party", "terms": ["我同学"]},
     {"id": "info", "role": "info", "level": "none", "terms": ["如何预防"]},
-    {"id": "kms", "lang": "en", "role": "ideation", "level": "orange", "category": "suicide", "terms": ["kms"]},
+    {
+        "id": "kms",
+        "lang": "en",
+        "role": "ideation",
+        "level": "orange",
+        "category": "suicide",
+        "terms": ["kms"],
+    },
     {"id": "bully", "role": "bullying", "level": "yellow", "category": "bullying", "terms": ["被孤立"]},
 ]
 RULES = [
-    {"id": "ideation_means", "all": [["ideation"], ["means", "time"]], "level": "red", "category": "suicide", "scope": "conversation"},
-    {"id": "lethality", "all": ["ask", "death"], "level": "red", "category": "suicide", "scope": "near", "window": 4},
+    {
+        "id": "ideation_means",
+        "all": [["ideation"], ["means", "time"]],
+        "level": "red",
+        "category": "suicide",
+        "scope": "conversation",
+    },
+    {
+        "id": "lethality",
+        "all": ["ask", "death"],
+        "level": "red",
+        "category": "suicide",
+        "scope": "near",
+        "window": 4,
+    },
 ]
 
 

@@ -1,0 +1,32 @@
+"""bot/core imports nothing that does I/O or reads the clock, the environment or randomness."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parents[3] / "bot" / "core"
+FORBIDDEN = {
+    "os", "sys", "io", "pathlib", "socket", "time", "datetime", "random", "secrets", "asyncio", "subprocess",
+    "logging", "yaml", "opencc", "aiohttp", "sqlalchemy", "telegram", "apscheduler", "bot.settings",
+    "bot.cli", "bot.content_loader", "bot.yaml_source",
+}  # fmt: skip
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_core_module_imports_no_io(path):
+    bad = {name for name in imported_modules(path) if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)}
+    assert not bad, f"{path.name} imports {sorted(bad)}"
