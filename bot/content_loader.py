@@ -11,7 +11,12 @@ from bot.core.content_error import ContentError
 from bot.core.hotlines import HotlineDirectory, parse_hotlines
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.triage.engine import TriageEngine
-from bot.core.triage.lexicon import build_lexicon, parse_lexicon_document, parse_rules_document
+from bot.core.triage.lexicon import (
+    build_lexicon,
+    parse_everyday_roles,
+    parse_lexicon_document,
+    parse_rules_document,
+)
 from bot.core.triage.normalize import normalize
 from bot.yaml_source import load_yaml
 
@@ -45,8 +50,10 @@ def load_triage(risk_dir: Path) -> TriageEngine:
     if not entry_lists:
         raise ContentError(str(risk_dir), None, "no lexicon files (expected zh/*.yml and en/*.yml)")
     rules_path = risk_dir / "rules.yml"
-    rules = parse_rules_document(str(rules_path), load_yaml(rules_path))
-    return TriageEngine(build_lexicon(entry_lists, rules), to_simplified)
+    rules_document = load_yaml(rules_path)
+    rules = parse_rules_document(str(rules_path), rules_document)
+    everyday = parse_everyday_roles(str(rules_path), rules_document)
+    return TriageEngine(build_lexicon(entry_lists, rules, everyday, str(rules_path)), to_simplified)
 
 
 def load_hotlines(content_dir: Path) -> HotlineDirectory:

@@ -27,7 +27,12 @@ _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _LocatingLoader(_Base):  # type: ignore[valid-type,misc]
-    pass
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # Lexicon files hold tens of thousands of terms; only short ASCII scalars can be a number, a boolean or
+        # null, so the rest skip PyYAML's regular-expression tag guessing (start-up time).
+        if kind is yaml.ScalarNode and implicit[0] and (len(value) > 5 or not value.isascii()):
+            return yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, implicit)
 
 
 def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> LocatedDict:

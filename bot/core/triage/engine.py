@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
-from bot.core.triage.lexicon import CueEntry, Lexicon, Rule
+from bot.core.triage.lexicon import Lexicon, Rule
 from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match
 from bot.core.triage.normalize import normalize, normalize_visible, visible_characters
 
@@ -19,11 +18,6 @@ HISTORY_LIMIT = 12
 _CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole"})
 # Cues that no question-asking context can explain away: something is happening or about to.
 _UNDENIABLE_ROLES = frozenset({"act", "farewell", "pact", "lethality", "danger"})
-# Roles made of everyday words (我, 想, 今晚, 一直): never chosen to decide whether a message needs a full look.
-_EVERYDAY_ROLES = frozenset(
-    {"self", "other", "wish", "family", "body", "how", "ask", "time", "place", "persist", "mood", "plan",
-     "quantity", "did", "secret", "relief", "ease", "death"}
-)  # fmt: skip
 _FIRST_PERSON = re.compile(r"我|(?<![a-z])(?:i|i'm|im|me|myself|my)(?![a-z])")
 
 
@@ -55,10 +49,12 @@ class TriageEngine:
         self._lexicon = lexicon
         self._to_simplified = to_simplified
         self._matcher = CueMatcher(lexicon.entries, _trigger_entries(lexicon))
-        # For each role, the rules that mention it: a message is only checked against rules its roles can start.
+        # For each role, the rules it can start: only roles of a rule's groups without everyday words (the
+        # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
         for index, rule in enumerate(lexicon.rules):
-            for role in frozenset().union(*rule.groups):
+            keys = [group for group in rule.groups if group.isdisjoint(lexicon.everyday_roles)] or rule.groups
+            for role in frozenset().union(*keys):
                 self._rules_by_role.setdefault(role, []).append(index)
 
     @property
@@ -148,9 +144,10 @@ class TriageEngine:
         """Fire every rule whose role groups are all present (in history too, for conversation scope)."""
         present = {m.entry.role for m in risk}
         past = {m.entry.role for r in earlier for m in r.matches}
-        for index in sorted({index for role in present for index in self._rules_by_role.get(role, ())}):
+        both = present | past
+        for index in sorted({index for role in both for index in self._rules_by_role.get(role, ())}):
             rule = self._lexicon.rules[index]
-            available = present | past if rule.scope == "conversation" else present
+            available = both if rule.scope == "conversation" else present
             if any(group.isdisjoint(available) for group in rule.groups):
                 continue
             used = self._fire(rule, risk, earlier)
@@ -240,20 +237,10 @@ def _said_of_oneself(text: str, match: Match) -> bool:
 
 
 def _trigger_entries(lexicon: Lexicon) -> frozenset[str]:
-    """Entries a message must contain for triage to find anything: cues with a level, the context roles, and
-    for each rule the group with the fewest one-character terms (the least common words)."""
-    by_role: dict[str, list[CueEntry]] = {}
-    for entry in lexicon.entries:
-        by_role.setdefault(entry.role, []).append(entry)
-
-    def commonness(group: AbstractSet[str]) -> tuple[int, int, int]:
-        terms = [t for role in group for e in by_role.get(role, ()) for t in e.terms]
-        return len(group & _EVERYDAY_ROLES), sum(len(t) == 1 for t in terms), len(terms)
-
-    roles = {"info", "third_party"}
-    for rule in lexicon.rules:
-        roles |= min(rule.groups, key=commonness)
-    return frozenset(e.id for e in lexicon.entries if e.level is not Level.NONE or e.role in roles)
+    """Entries a message must contain for triage to find anything: every entry but hyperbole masks, third-party
+    markers and the lexicon's everyday roles (those only matter beside something else)."""
+    quiet = lexicon.everyday_roles | {"hyperbole", "third_party"}
+    return frozenset(e.id for e in lexicon.entries if e.level is not Level.NONE or e.role not in quiet)
 
 
 def _near_chain(groups: list[list[Match]], window: int, *, ordered: bool) -> list[Match] | None:

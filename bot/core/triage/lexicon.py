@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,21 @@ ROLES: frozenset[str] = frozenset(
         "goodbye", "unreachable", "hiding", "pact_hint", "secret", "how",
         "peer", "taunt", "weight", "restrict", "eat", "purge", "binge", "guilt", "regret", "weigh", "sleep", "night",
         "panic", "trigger", "anticip", "dread", "anger", "parents", "conflict", "scold", "blame", "child", "change",
-        "lately", "vital", "mine", "damage",
+        "lately", "vital", "mine", "damage", "degrade", "namecall", "insult",
+        "worthneg", "nobody", "care",
+        # Expressions (zh/expression.yml)
+        "despair", "end_wish", "resolve", "depart", "detach", "living", "life_world", "pointless", "burden",
+        "self_is", "only_way", "if_gone", "consequence", "without_me", "better", "no_wake", "plea", "release",
+        "accident", "accident_me", "jump", "fear_act", "urge_tail", "indifferent", "edge", "step", "self_now",
+        "high_place", "ask_place", "research", "med", "stash", "plan_detail", "urge_means", "grief", "join",
+        "along", "go_together", "no_return", "rebirth", "resign", "die_now", "all_stop", "incl_self", "self_obj",
+        "destroy", "from_world", "erase", "console", "everyone", "bid", "last", "talk", "erase_all", "trace",
+        "entrust", "dont_stop", "company", "alone", "asked", "conceal", "sh_tool", "sh_body", "sh_act", "relapse",
+        "relapse_act", "wound", "self_made", "wound_many", "hide_scar", "blood", "calm", "head", "bang", "mild_sh",
+        "severity", "lock_self", "gaze", "threat_mark", "beat_other", "assault_other", "assault", "weapon", "hire",
+        "ba_other", "kill_end", "agg_hit", "harm_outcome", "kill_pair", "target", "curse_verb", "food_target",
+        "poison", "arson", "menace", "know_where", "revenge", "fall", "jump_now", "hoard", "med_bare", "life_obj",
+        "reject", "alone_go",
     }
 )  # fmt: skip
 # Context roles change how other cues read; they carry no risk category of their own.
@@ -30,6 +45,8 @@ UNCATEGORISED_ROLES: frozenset[str] = frozenset({"info", "hyperbole"})
 LANGS: frozenset[str] = frozenset({"zh", "en"})
 SCOPES: frozenset[str] = frozenset({"near", "message", "conversation"})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+_ALREADY_FOLDED = re.compile(r"[a-z']+(?: [a-z']+)*")
+_STUTTER = re.compile(r"([a-z])\1\1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +85,8 @@ class Lexicon:
 
     entries: tuple[CueEntry, ...]
     rules: tuple[Rule, ...]
+    # Roles made of everyday words (我, 想, 老师, 今晚): finding only these never needs a full look.
+    everyday_roles: frozenset[str] = frozenset()
 
 
 def _require(mapping: Any, key: str, source: str, expected: type | tuple[type, ...]) -> Any:
@@ -144,20 +163,22 @@ def _parse_entry(
     terms_raw = _require(raw, "terms", source, list)
     if not terms_raw:
         raise ContentError(source, line_of(raw), f"{entry_id}: terms must be a non-empty list")
-    terms: list[str] = []
+    terms: dict[str, None] = {}
     for term in terms_raw:
         if not isinstance(term, str | int) or not str(term).strip():
             raise ContentError(source, line_of(raw), f"{entry_id}: every term must be a non-empty string")
-        folded = normalize(str(term))
-        if _is_single_han(folded) and raw.get("level") != Level.NONE.value:
+        text = str(term)
+        # Plain lower-case words are already in matching form; skipping them keeps start-up fast.
+        folded = text if _ALREADY_FOLDED.fullmatch(text) and not _STUTTER.search(text) else normalize(text)
+        if len(folded) == 1 and _is_single_han(folded) and raw.get("level") != Level.NONE.value:
             raise ContentError(
                 source,
                 line_of(raw),
                 f"{entry_id}: term {term!r} is one Chinese character and would match everywhere;"
                 " single characters are allowed only at level none, as atoms for rules",
             )
-        if folded and folded not in terms:
-            terms.append(folded)
+        if folded:
+            terms[folded] = None
     topic = raw.get("topic", False)
     if not isinstance(topic, bool):
         raise ContentError(source, line_of(raw), f"{entry_id}: topic must be true or false")
@@ -180,7 +201,7 @@ def parse_rules_document(source: str, document: Any) -> list[Rule]:
     """Validate the rules file: each rule names role groups that must co-occur, a level and a scope."""
     if not isinstance(document, Mapping) or not isinstance(document.get("rules"), list):
         raise ContentError(source, line_of(document), "the rules file is a mapping with a list under 'rules'")
-    _check_fields(document, {"rules"}, source, "rules file")
+    _check_fields(document, {"rules", "everyday_roles"}, source, "rules file")
     rules = []
     for raw in document["rules"]:
         if not isinstance(raw, Mapping):
@@ -226,8 +247,24 @@ def parse_rules_document(source: str, document: Any) -> list[Rule]:
     return rules
 
 
-def build_lexicon(entry_lists: Iterable[list[CueEntry]], rules: list[Rule]) -> Lexicon:
-    """Join parsed files into one lexicon, rejecting ids used twice."""
+def parse_everyday_roles(source: str, document: Any) -> frozenset[str]:
+    """The rules file's ``everyday_roles``: roles whose words are too common to make a message worth a full look."""
+    raw = document.get("everyday_roles", []) if isinstance(document, Mapping) else []
+    if not isinstance(raw, list) or not all(isinstance(role, str) for role in raw):
+        raise ContentError(source, line_of(document), "everyday_roles is a list of role names")
+    unknown = sorted(set(raw) - ROLES)
+    if unknown:
+        raise ContentError(source, line_of(raw), f"everyday_roles: unknown role(s) {', '.join(unknown)}")
+    return frozenset(raw)
+
+
+def build_lexicon(
+    entry_lists: Iterable[list[CueEntry]],
+    rules: list[Rule],
+    everyday_roles: frozenset[str] = frozenset(),
+    rules_source: str = "rules.yml",
+) -> Lexicon:
+    """Join parsed files into one lexicon, rejecting ids used twice and rules that nothing could start."""
     seen: dict[str, CueEntry] = {}
     for entries in entry_lists:
         for entry in entries:
@@ -240,5 +277,10 @@ def build_lexicon(entry_lists: Iterable[list[CueEntry]], rules: list[Rule]) -> L
     rule_ids = [rule.id for rule in rules]
     duplicates = sorted({rule_id for rule_id in rule_ids if rule_ids.count(rule_id) > 1})
     if duplicates:
-        raise ContentError("rules", None, f"rule id(s) used twice: {', '.join(duplicates)}")
-    return Lexicon(entries=tuple(seen.values()), rules=tuple(rules))
+        raise ContentError(rules_source, None, f"rule id(s) used twice: {', '.join(duplicates)}")
+    for rule in rules:
+        if all(group & everyday_roles for group in rule.groups):
+            raise ContentError(
+                rules_source, None, f"{rule.id}: every group has an everyday role, so nothing would ever start it"
+            )
+    return Lexicon(entries=tuple(seen.values()), rules=tuple(rules), everyday_roles=everyday_roles)

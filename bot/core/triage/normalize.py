@@ -7,11 +7,12 @@ import unicodedata
 from collections.abc import Callable
 
 # Zero-width characters and emoji variation selectors carry no meaning for matching but split words.
-# 亖 is only ever written for 死 online, and typographic apostrophes are folded so "don’t" is "don't".
+# 亖 is only ever written for 死 online; OpenCC leaves 著 as is, though Traditional text writes 睡不著 for 睡不着;
+# typographic apostrophes are folded so "don’t" is "don't".
 _FOLD = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"), None) | str.maketrans(
-    {"亖": "死", "’": "'", "‘": "'", "`": "'"}
+    {"亖": "死", "著": "着", "’": "'", "‘": "'", "`": "'"}
 )
-_NEEDS_FOLD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f亖’‘`]")
+_NEEDS_FOLD = re.compile("[\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f亖著’‘`]")
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Anything that is not a letter, digit or clause punctuation, standing between two Chinese characters, is
