@@ -142,7 +142,10 @@ class TriageEngine:
 
     def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings) -> None:
         """Fire every rule whose role groups are all present (in history too, for conversation scope)."""
-        present = {m.entry.role for m in risk}
+        by_role: dict[str, list[Match]] = {}
+        for match in risk:
+            by_role.setdefault(match.entry.role, []).append(match)
+        present = by_role.keys()
         past = {m.entry.role for r in earlier for m in r.matches}
         both = present | past
         for index in sorted({index for role in both for index in self._rules_by_role.get(role, ())}):
@@ -150,7 +153,7 @@ class TriageEngine:
             available = both if rule.scope == "conversation" else present
             if any(group.isdisjoint(available) for group in rule.groups):
                 continue
-            used = self._fire(rule, risk, earlier)
+            used = self._fire(rule, by_role, earlier)
             if used is not None:
                 found.add(rule.level, rule.category, [m for m in used if m in risk])
                 terms = ", ".join(dict.fromkeys(m.term for m in used))
@@ -181,9 +184,9 @@ class TriageEngine:
         return [m for m in risk if m not in aside and not _within(m, spans)], aside
 
     @staticmethod
-    def _fire(rule: Rule, risk: list[Match], earlier: list[_Reading]) -> list[Match] | None:
+    def _fire(rule: Rule, by_role: dict[str, list[Match]], earlier: list[_Reading]) -> list[Match] | None:
         """The matches that satisfy ``rule`` in this message (and, for conversation scope, its history)."""
-        here = [[m for m in risk if m.entry.role in group] for group in rule.groups]
+        here = [[m for role in group for m in by_role.get(role, ())] for group in rule.groups]
         if rule.scope == "near":
             return _near_chain(here, rule.window, ordered=rule.ordered)
         if rule.scope == "message":

@@ -49,9 +49,9 @@ _ALREADY_FOLDED = re.compile(r"[a-z']+(?: [a-z']+)*")
 _STUTTER = re.compile(r"([a-z])\1\1")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CueEntry:
-    """One lexicon entry: terms that, once matched, say something about risk."""
+    """One lexicon entry: terms that, once matched, say something about risk. Compared by identity."""
 
     id: str
     lang: str

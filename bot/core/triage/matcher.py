@@ -15,9 +15,9 @@ from bot.core.triage.normalize import is_latin_letter
 NO_POSITION = -1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Match:
-    """A lexicon term found in a message; ``start``/``end`` index the normalised text."""
+    """A lexicon term found in a message; ``start``/``end`` index the normalised text. Compared by identity."""
 
     start: int
     end: int

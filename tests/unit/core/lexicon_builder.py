@@ -20,7 +20,9 @@ def fold(term: str) -> str:
     return normalize(term, to_simplified)
 
 
-def make_engine(entries: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None) -> TriageEngine:
+def make_engine(
+    entries: list[dict[str, Any]], rules: list[dict[str, Any]] | None = None, everyday_roles: set[str] | None = None
+) -> TriageEngine:
     zh = [e for e in entries if e.get("lang", "zh") == "zh"]
     en = [e for e in entries if e.get("lang") == "en"]
     parsed = []
@@ -28,4 +30,5 @@ def make_engine(entries: list[dict[str, Any]], rules: list[dict[str, Any]] | Non
         if group:
             doc = {"lang": lang, "entries": [{k: v for k, v in e.items() if k != "lang"} for e in group]}
             parsed.append(parse_lexicon_document(f"{lang}.yml", doc, fold))
-    return TriageEngine(build_lexicon(parsed, parse_rules_document("rules.yml", {"rules": rules or []})), to_simplified)
+    parsed_rules = parse_rules_document("rules.yml", {"rules": rules or []})
+    return TriageEngine(build_lexicon(parsed, parsed_rules, frozenset(everyday_roles or ())), to_simplified)

@@ -72,3 +72,18 @@ def test_bad_rules_are_rejected(rule, message):
     merged = {k: v for k, v in {**base, **rule}.items() if v is not None}
     with pytest.raises(ContentError, match=message):
         parse_rules_document("rules.yml", {"rules": [merged]})
+
+
+def test_a_rule_made_only_of_everyday_roles_is_rejected():
+    rule = parse_rules_document(
+        "rules.yml", {"rules": [{"id": "r", "all": [["self"], ["wish"]], "level": "orange", "category": "suicide"}]}
+    )
+    with pytest.raises(ContentError, match="nothing would ever start it"):
+        build_lexicon([parse(GOOD)], rule, frozenset({"self", "wish"}))
+
+
+def test_everyday_roles_must_be_known_roles():
+    from bot.core.triage.lexicon import parse_everyday_roles
+
+    with pytest.raises(ContentError, match="unknown role"):
+        parse_everyday_roles("rules.yml", {"everyday_roles": ["self", "gossip"], "rules": []})

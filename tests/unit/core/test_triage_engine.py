@@ -151,3 +151,22 @@ def test_contract_shape(engine):
         "categories": ["bullying"],
         "cues": ["被孤立"],
     }
+
+
+def test_everyday_words_alone_are_not_looked_at_but_still_complete_a_rule_with_history():
+    entries = [
+        *ENTRIES,
+        {"id": "wish", "role": "wish", "level": "none", "category": "suicide", "terms": ["想"]},
+        {"id": "dying", "role": "dying", "level": "none", "category": "suicide", "terms": ["死"]},
+    ]
+    rules = [
+        {"id": "wish_die", "all": [["wish"], ["dying"]], "level": "orange", "category": "suicide",
+         "scope": "near", "window": 2, "ordered": True},
+        {"id": "later", "all": [["ideation"], ["time"]], "level": "red", "category": "suicide",
+         "scope": "conversation"},
+    ]  # fmt: skip
+    engine = make_engine(entries, rules, everyday_roles={"wish", "time"})
+    assert engine.assess("好想死").level is Level.ORANGE
+    assert engine.assess("我想今晚去看电影").level is Level.NONE
+    assert engine.assess("今晚", history=["我想死"]).level is Level.RED
+    assert engine.assess("想死你了").level is Level.NONE  # the only trigger sits inside a hyperbole
