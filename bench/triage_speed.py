@@ -54,7 +54,7 @@ def typical_messages(seed: int = 11) -> list[str]:
     lengths, ≤ 200 characters): nine ordinary ones for every red or orange one."""
     rng = random.Random(seed)
     labelled = yaml.safe_load((ROOT / "tests" / "data" / "triage_labelled.yml").read_text(encoding="utf-8"))
-    development = yaml.safe_load((ROOT / "content" / "risk" / "training.yml").read_text(encoding="utf-8"))
+    development = yaml.safe_load((ROOT / "tests" / "data" / "triage_development.yml").read_text(encoding="utf-8"))
     ordinary = [i["text"] for i in labelled if i["level"] == "none"] + [
         i["text"] for i in development if i["label"] == "none"
     ]

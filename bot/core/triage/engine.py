@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
@@ -69,9 +70,10 @@ class TriageEngine:
     def _read(self, text: str, *, full: bool = False) -> _Reading:
         visible = visible_characters(text)
         normalized = normalize_visible(visible, self._to_simplified)
-        if not full and not self._matcher.triggered(normalized, visible):
+        found = self._matcher.find(normalized, visible) if full else self._matcher.scan(normalized, visible)
+        if found is None:
             return _Reading(normalized, ())
-        matches = self._matcher.find(normalized, visible)
+        matches = found
         masks = [(m.start, m.end) for m in matches if m.entry.role == "hyperbole"]
         if masks:
             # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
@@ -148,10 +150,13 @@ class TriageEngine:
         present = by_role.keys()
         past = {m.entry.role for r in earlier for m in r.matches}
         both = present | past
-        for index in sorted({index for role in both for index in self._rules_by_role.get(role, ())}):
+        candidates: set[int] = set()
+        for role in both:
+            candidates.update(self._rules_by_role.get(role, ()))
+        for index in sorted(candidates):
             rule = self._lexicon.rules[index]
             available = both if rule.scope == "conversation" else present
-            if any(group.isdisjoint(available) for group in rule.groups):
+            if not _all_groups_present(rule, available):
                 continue
             used = self._fire(rule, by_role, earlier)
             if used is not None:
@@ -221,6 +226,14 @@ _SUBJECTS = re.compile(
     r"|(?<![a-z])(?:i|i'm|im|me|my|he|she|they|kid|child|son|daughter|friend|student|someone|people)(?![a-z])"
 )
 _SUBJECT_LOOKBACK = 12
+
+
+def _all_groups_present(rule: Rule, roles: AbstractSet[str]) -> bool:
+    # A plain loop: this runs for every candidate rule of every message, and a generator costs more.
+    for group in rule.groups:  # noqa: SIM110
+        if group.isdisjoint(roles):
+            return False
+    return True
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ahocorasick
@@ -49,17 +50,20 @@ def _automaton(payloads: dict[str, _Payload]) -> ahocorasick.Automaton | None:
     return automaton
 
 
-class CueMatcher:
-    """Automata over the lexicon terms; built once, then safe to share between tasks.
+_Hit = tuple[int, int, str, tuple[CueEntry, ...]]
 
-    ``triggers`` are the entries without which nothing can be found (cues with a level, and for each rule
-    the atoms of its least common group): a message with none of them needs no full match, which is what
-    keeps everyday messages cheap.
+
+class CueMatcher:
+    """Two automata over the lexicon terms; built once, then safe to share between tasks.
+
+    The first holds the terms that can start something (``triggers``: every entry but everyday atoms) and the
+    hyperbole masks; the second holds the everyday atoms (我, 想, 今晚). A message whose first pass finds no
+    trigger outside a mask needs no second pass: that is what keeps everyday messages cheap.
     """
 
     def __init__(self, entries: tuple[CueEntry, ...], triggers: frozenset[str] | None = None) -> None:
         by_term: dict[str, list[CueEntry]] = defaultdict(list)
-        trigger_terms: dict[str, list[CueEntry]] = defaultdict(list)
+        first_pass: set[str] = set()
         self._symbols: dict[str, list[CueEntry]] = defaultdict(list)
         for entry in entries:
             for term in entry.terms:
@@ -68,44 +72,48 @@ class CueMatcher:
                     continue
                 by_term[term].append(entry)
                 if triggers is None or entry.id in triggers or entry.role == "hyperbole":
-                    trigger_terms[term].append(entry)
+                    first_pass.add(term)
         payloads: dict[str, _Payload] = {
             term: (term, tuple(found), is_latin_letter(term[0]), is_latin_letter(term[-1]), len(term) - 1)
             for term, found in by_term.items()
         }
-        self._automaton = _automaton(payloads)
-        # A trigger term's payload lists all its entries: the full match needs them, the trigger check does not.
-        self._triggers = _automaton({term: payloads[term] for term in trigger_terms})
+        self._first = _automaton({term: p for term, p in payloads.items() if term in first_pass})
+        self._second = _automaton({term: p for term, p in payloads.items() if term not in first_pass})
         self._symbol_set = frozenset(self._symbols)
 
-    def triggered(self, normalized: str, visible: str) -> bool:
-        """Whether a trigger term (or symbol cue) occurs outside every hyperbole: if not, ``find`` would lead to
-        nothing, so the caller can stop here."""
-        if self._symbol_set and not visible.isascii() and not self._symbol_set.isdisjoint(visible):
-            return True
-        if self._triggers is None:
-            return False
-        found: list[tuple[int, int]] = []
-        masks: list[tuple[int, int]] = []
-        for last, (_, entries, latin_start, latin_end, extra) in self._triggers.iter(normalized):
-            start = last - extra
-            if (latin_start or latin_end) and not _bounded(normalized, start, last, latin_start, latin_end):
-                continue
-            (masks if entries[0].role == "hyperbole" else found).append((start, last))
-        return any(not any(m0 <= start and last <= m1 for m0, m1 in masks) for start, last in found)
+    def scan(self, normalized: str, visible: str) -> list[Match] | None:
+        """All matches, or None when nothing but everyday words and hyperbole occur (nothing can follow)."""
+        hits = _hits(self._first, normalized)
+        symbols = self._symbol_set.intersection(visible) if self._symbol_set and not visible.isascii() else ()
+        if not symbols:
+            masks = [(start, end) for start, end, _, entries in hits if entries[0].role == "hyperbole"]
+            if not any(
+                entries[0].role != "hyperbole" and not any(m0 <= start and end <= m1 for m0, m1 in masks)
+                for start, end, _, entries in hits
+            ):
+                return None
+        return self._matches(hits + _hits(self._second, normalized), symbols)
 
     def find(self, normalized: str, visible: str) -> list[Match]:
         """All matches in ``normalized``, plus symbol cues (emoji) anywhere in ``visible``."""
-        found: list[Match] = []
-        if self._automaton is not None:
-            append = found.append
-            for last, (term, entries, latin_start, latin_end, extra) in self._automaton.iter(normalized):
-                start = last - extra
-                if (latin_start or latin_end) and not _bounded(normalized, start, last, latin_start, latin_end):
-                    continue
-                for entry in entries:
-                    append(Match(start, last + 1, term, entry))
-        if self._symbol_set and not visible.isascii():
-            for symbol in self._symbol_set.intersection(visible):
-                found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
+        symbols = self._symbol_set.intersection(visible) if self._symbol_set and not visible.isascii() else ()
+        return self._matches(_hits(self._first, normalized) + _hits(self._second, normalized), symbols)
+
+    def _matches(self, hits: list[_Hit], symbols: Iterable[str]) -> list[Match]:
+        found = [Match(start, end, term, entry) for start, end, term, entries in hits for entry in entries]
+        for symbol in symbols:
+            found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
         return found
+
+
+def _hits(automaton: ahocorasick.Automaton | None, text: str) -> list[_Hit]:
+    """Occurrences of the automaton's terms in ``text`` as (start, end, term, entries), word-bounded for Latin."""
+    if automaton is None:
+        return []
+    hits: list[_Hit] = []
+    for last, (term, entries, latin_start, latin_end, extra) in automaton.iter(text):
+        start = last - extra
+        if (latin_start or latin_end) and not _bounded(text, start, last, latin_start, latin_end):
+            continue
+        hits.append((start, last + 1, term, entries))
+    return hits
