@@ -37,7 +37,7 @@ class _Findings:
         self.contributing.extend(matches)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Reading:
     normalized: str
     matches: tuple[Match, ...]
@@ -71,20 +71,7 @@ class TriageEngine:
         visible = visible_characters(text)
         normalized = normalize_visible(visible, self._to_simplified)
         found = self._matcher.find(normalized, visible) if full else self._matcher.scan(normalized, visible)
-        if found is None:
-            return _Reading(normalized, ())
-        matches = found
-        masks = [(m.start, m.end) for m in matches if m.entry.role == "hyperbole"]
-        if masks:
-            # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
-            matches = [
-                m
-                for m in matches
-                if m.entry.role == "hyperbole"
-                or m.start == NO_POSITION
-                or not any(start <= m.start and m.end <= end for start, end in masks)
-            ]
-        return _Reading(normalized, tuple(matches))
+        return _Reading(normalized, () if found is None else tuple(found))
 
     def assess(self, text: str, *, history: Sequence[str] = (), lang: str | None = None) -> Assessment:
         """Triage ``text``; ``history`` holds earlier messages of the same conversation, oldest first.
@@ -107,7 +94,7 @@ class TriageEngine:
             elif role not in _CONTEXT_ROLES:
                 risk.append(match)
         if not risk and not history:
-            return Assessment(Level.NONE, hints=("warning_signs",) if "info" in roles else ())
+            return _QUESTION_ONLY if "info" in roles else _NOTHING
 
         floor = Level.NONE
         if "info" in roles:
@@ -148,8 +135,7 @@ class TriageEngine:
         for match in risk:
             by_role.setdefault(match.entry.role, []).append(match)
         present = by_role.keys()
-        past = {m.entry.role for r in earlier for m in r.matches}
-        both = present | past
+        both = present | {m.entry.role for r in earlier for m in r.matches} if earlier else present
         candidates: set[int] = set()
         for role in both:
             candidates.update(self._rules_by_role.get(role, ()))
@@ -220,6 +206,9 @@ class TriageEngine:
         return False
 
 
+# Most messages come to nothing; one shared (immutable) answer saves building it each time.
+_NOTHING = Assessment(Level.NONE)
+_QUESTION_ONLY = Assessment(Level.NONE, hints=("warning_signs",))
 _QUOTED = re.compile(r"“[^”]{1,40}”|「[^」]{1,40}」|『[^』]{1,40}』|\"[^\"]{1,40}\"")
 _SUBJECTS = re.compile(
     r"我|他|她|孩子|同学|朋友|儿子|女儿|学生|别人|有人|室友|同桌"

@@ -16,9 +16,11 @@ from bot.core.triage.normalize import is_latin_letter
 NO_POSITION = -1
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+# Not frozen: a frozen dataclass costs three times as much to build, and triage builds one per term found.
+@dataclass(slots=True, eq=False)
 class Match:
-    """A lexicon term found in a message; ``start``/``end`` index the normalised text. Compared by identity."""
+    """A lexicon term found in a message; ``start``/``end`` index the normalised text. Compared by identity;
+    never changed after it is made."""
 
     start: int
     end: int
@@ -95,11 +97,19 @@ class CueMatcher:
         return self._matches(hits + _hits(self._second, normalized), symbols)
 
     def find(self, normalized: str, visible: str) -> list[Match]:
-        """All matches in ``normalized``, plus symbol cues (emoji) anywhere in ``visible``."""
+        """All matches in ``normalized`` not hidden by a hyperbole, plus symbol cues (emoji) anywhere in ``visible``."""
         symbols = self._symbol_set.intersection(visible) if self._symbol_set and not visible.isascii() else ()
         return self._matches(_hits(self._first, normalized) + _hits(self._second, normalized), symbols)
 
     def _matches(self, hits: list[_Hit], symbols: Iterable[str]) -> list[Match]:
+        masks = [(start, end) for start, end, _, entries in hits if entries[0].role == "hyperbole"]
+        if masks:
+            # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
+            hits = [
+                hit
+                for hit in hits
+                if hit[3][0].role == "hyperbole" or not any(m0 <= hit[0] and hit[1] <= m1 for m0, m1 in masks)
+            ]
         found = [Match(start, end, term, entry) for start, end, term, entries in hits for entry in entries]
         for symbol in symbols:
             found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
