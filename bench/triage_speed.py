@@ -82,9 +82,21 @@ def per_call_seconds(
     return min(runs)
 
 
+def machine_reference_us() -> float:
+    """µs for a fixed pure-Python loop: lets readers compare figures taken on machines of different speed."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(2000):
+            sum(range(1000))
+        best = min(best, (time.perf_counter() - start) / 2000)
+    return best * 1e6
+
+
 def main() -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    print(f"machine reference: sum(range(1000)) takes {machine_reference_us():.1f} µs on this core")
     loads = []
     for _ in range(5):
         start = time.perf_counter()
