@@ -9,6 +9,7 @@ import opencc
 
 from bot.core.content_error import ContentError
 from bot.core.hotlines import HotlineDirectory, parse_hotlines
+from bot.core.menu_dialogue import MenuDialogue, parse_dialogues
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.triage.engine import TriageEngine
 from bot.core.triage.lexicon import (
@@ -66,3 +67,18 @@ def load_safety_replies(content_dir: Path) -> SafetyReplies:
     """The safety reply texts from ``content/safety/replies.yml``."""
     path = content_dir / "safety" / "replies.yml"
     return parse_safety_replies(str(path), load_yaml(path))
+
+
+def load_dialogues(dialogues_dir: Path) -> MenuDialogue:
+    """The menu dialogue from the Rasa-format project in ``dialogues/`` (domain, NLU examples, rules)."""
+    paths = (dialogues_dir / "domain.yml", dialogues_dir / "data" / "nlu.yml", dialogues_dir / "data" / "rules.yml")
+    for path in paths:
+        if not path.is_file():
+            raise ContentError(str(path), None, "dialogue file not found")
+    to_simplified = simplified_converter()
+
+    def fold(text: str) -> str:
+        return to_simplified(text).casefold()
+
+    domain, nlu, rules = ((str(path), load_yaml(path)) for path in paths)
+    return parse_dialogues(domain, nlu, rules, fold)

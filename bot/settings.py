@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,6 +29,22 @@ class Settings:
     default_lang: str
     default_region: str
     log_level: str
+    # The service (`xinqiao serve`); unprefixed names are DESIGN.md §5 contracts.
+    dialogues_dir: Path = _PROJECT_ROOT / "dialogues"
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    data_keys: str = ""
+    embed_secret: str = ""
+    sla_red: timedelta = timedelta(minutes=5)
+    sla_orange: timedelta = timedelta(minutes=30)
+    sla_yellow_working_days: int = 2
+    web_messages_per_minute: int = 30
+    watchdog_seconds: float = 15.0
+    counselor_title_zh: str = "学校心理老师"
+    counselor_title_en: str = "school counsellor"
+    counselor_show_name: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,7 +71,66 @@ class Settings:
         log_level = get("LOG_LEVEL", "INFO").upper()
         if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError(f"{PREFIX}LOG_LEVEL: {log_level!r} is not DEBUG, INFO, WARNING or ERROR")
-        return cls(content_dir, timezone, lang, region, log_level)
+        dialogues_dir = Path(get("DIALOGUES_DIR", str(_PROJECT_ROOT / "dialogues"))).expanduser()
+        if not dialogues_dir.is_dir():
+            raise SettingsError(f"{PREFIX}DIALOGUES_DIR: {dialogues_dir} is not a folder")
+        port_text = env.get("PORT", "8080").strip() or "8080"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise SettingsError(f"PORT: {port_text!r} is not a TCP port number (1-65535)")
+        database_url = env.get("DATABASE_URL", "").strip() or None
+        if database_url is not None and not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise SettingsError("DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return cls(
+            content_dir,
+            timezone,
+            lang,
+            region,
+            log_level,
+            dialogues_dir=dialogues_dir,
+            database_url=database_url,
+            host=env.get("HOST", "127.0.0.1").strip() or "127.0.0.1",
+            port=int(port_text),
+            data_dir=Path(get("DATA_DIR", "data")).expanduser(),
+            data_keys=get("DATA_KEYS", ""),
+            embed_secret=get("EMBED_SECRET", ""),
+            sla_red=_duration(PREFIX + "SLA_RED", get("SLA_RED", "5m")),
+            sla_orange=_duration(PREFIX + "SLA_ORANGE", get("SLA_ORANGE", "30m")),
+            sla_yellow_working_days=_positive_int(
+                PREFIX + "SLA_YELLOW_WORKING_DAYS", get("SLA_YELLOW_WORKING_DAYS", "2")
+            ),
+            web_messages_per_minute=_positive_int(
+                PREFIX + "WEB_MESSAGES_PER_MINUTE", get("WEB_MESSAGES_PER_MINUTE", "30")
+            ),
+            watchdog_seconds=_duration(PREFIX + "WATCHDOG_INTERVAL", get("WATCHDOG_INTERVAL", "15s")).total_seconds(),
+            counselor_title_zh=get("COUNSELOR_TITLE_ZH", "学校心理老师"),
+            counselor_title_en=get("COUNSELOR_TITLE_EN", "school counsellor"),
+            counselor_show_name=_flag(PREFIX + "COUNSELOR_SHOW_NAME", get("COUNSELOR_SHOW_NAME", "0")),
+        )
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
+
+
+def _duration(name: str, text: str) -> timedelta:
+    match = _DURATION.match(text)
+    if match is None or float(match.group(1)) <= 0:
+        raise SettingsError(f"{name}: {text!r} is not a positive duration such as 90s, 5m or 2h")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours"}[match.group(2)]
+    return timedelta(**{unit: float(match.group(1))})
+
+
+def _positive_int(name: str, text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise SettingsError(f"{name}: {text!r} is not a positive whole number")
+    return int(text)
+
+
+def _flag(name: str, text: str) -> bool:
+    if text.lower() in {"1", "true", "yes"}:
+        return True
+    if text.lower() in {"0", "false", "no"}:
+        return False
+    raise SettingsError(f"{name}: {text!r} is not 1/0, true/false or yes/no")
 
 
 def is_region_code(value: str) -> bool:

@@ -1,0 +1,120 @@
+"""Cases and their timeline: open, raise, claim (one winner), escalate, close, and the scoped queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.cases import StaffScope, Status, Tier
+from bot.core.triage.assessment import Level
+from bot.store.crypto import TextCipher
+from bot.store.models import Case, CaseEvent
+
+_OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
+
+
+async def open_case_of(session: AsyncSession, user_id: int) -> Case | None:
+    """The person's case that is not yet resolved or referred, if any."""
+    return await session.scalar(
+        select(Case).where(Case.user_id == user_id, Case.status.in_(_OPEN_STATUSES)).order_by(Case.id.desc())
+    )
+
+
+async def add_event(
+    session: AsyncSession,
+    cipher: TextCipher,
+    case_id: int,
+    kind: str,
+    now: datetime,
+    *,
+    staff_id: int | None = None,
+    message_id: int | None = None,
+    detail: str | None = None,
+) -> None:
+    """Append to a case's timeline; ``detail`` (note, reply, reason) is encrypted."""
+    session.add(
+        CaseEvent(
+            case_id=case_id,
+            kind=kind,
+            staff_id=staff_id,
+            message_id=message_id,
+            detail_enc=None if detail is None else cipher.encrypt(detail),
+            at=now,
+        )
+    )
+
+
+def scope_filter(scope: StaffScope) -> ColumnElement[bool]:
+    """SQL form of ``bot.core.cases.can_see``."""
+    if scope.is_whole_deployment:
+        return true()
+    if scope.school is not None:
+        return Case.school == scope.school
+    return and_(Case.district == scope.district, or_(Case.tier != Tier.SCHOOL.value, Case.level == Level.RED.value))
+
+
+_LEVEL_RANK = case({"red": 0, "orange": 1, "yellow": 2}, value=Case.level, else_=3)
+
+
+async def queue(
+    session: AsyncSession,
+    scope: StaffScope,
+    *,
+    statuses: Sequence[str] | None = None,
+    levels: Sequence[str] | None = None,
+    limit: int = 200,
+) -> list[Case]:
+    """Cases in ``scope``: highest level first, then longest waiting."""
+    query = select(Case).where(scope_filter(scope))
+    query = query.where(Case.status.in_(statuses if statuses else _OPEN_STATUSES))
+    if levels:
+        query = query.where(Case.level.in_(levels))
+    rows = await session.scalars(query.order_by(_LEVEL_RANK, Case.opened_at, Case.id).limit(limit))
+    return list(rows)
+
+
+async def get_in_scope(session: AsyncSession, case_id: int, scope: StaffScope) -> Case | None:
+    """The case, if it exists and ``scope`` may see it (otherwise None, so existence does not leak)."""
+    return await session.scalar(select(Case).where(Case.id == case_id, scope_filter(scope)))
+
+
+async def claim(session: AsyncSession, case_id: int, staff_id: int, now: datetime) -> bool:
+    """Take an open case; exactly one of several racing counselors gets True."""
+    result = await session.execute(
+        update(Case)
+        .where(Case.id == case_id, Case.status == Status.OPEN.value)
+        .values(status=Status.CLAIMED.value, assignee_id=staff_id, claimed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def overdue(session: AsyncSession, now: datetime) -> list[Case]:
+    """Unclaimed cases past their claim deadline."""
+    rows = await session.scalars(
+        select(Case).where(Case.status == Status.OPEN.value, Case.claim_deadline < now).order_by(Case.id)
+    )
+    return list(rows)
+
+
+async def events_of(session: AsyncSession, cipher: TextCipher, case_id: int) -> list[dict[str, object]]:
+    """A case's timeline, oldest first, with details decrypted."""
+    rows = await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id))
+    return [
+        {
+            "kind": e.kind,
+            "at": e.at.isoformat(),
+            "staff_id": e.staff_id,
+            "message_id": e.message_id,
+            "detail": None if e.detail_enc is None else cipher.decrypt(e.detail_enc),
+        }
+        for e in rows
+    ]
+
+
+async def counts(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """(level, status, number) over all cases, for metrics."""
+    rows = await session.execute(select(Case.level, Case.status, func.count()).group_by(Case.level, Case.status))
+    return [(level, status, int(number)) for level, status, number in rows.all()]

@@ -1,0 +1,188 @@
+"""Tables. Text a person or counselor wrote is stored only as Fernet tokens (``*_enc`` columns)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (which drops the zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002 - signature fixed by SQLAlchemy
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:  # noqa: ARG002 - signature fixed by SQLAlchemy
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class User(Base):
+    """One person on one channel."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="student")
+    lang: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(8))
+    school: Mapped[str | None] = mapped_column(String(64))
+    grade: Mapped[str | None] = mapped_column(String(16))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    linked_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Conversation(Base):
+    """A person's conversation with the service; ``handoff_case_id`` is set while a counselor holds it."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    handoff_case_id: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Message(Base):
+    """One message in or out. Inbound ``external_id`` is unique per person: a re-delivery finds the first."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("user_id", "external_id", name="uq_messages_user_external"),
+        Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_pending", "user_id", "delivered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    sender: Mapped[str] = mapped_column(String(16))  # person | bot | counselor | system
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    external_id: Mapped[str | None] = mapped_column(String(160))
+    in_reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    buttons: Mapped[str | None] = mapped_column(Text)  # JSON list of {title, payload}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TriageResult(Base):
+    """The assessment of one inbound message."""
+
+    __tablename__ = "triage_results"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(8))
+    categories: Mapped[str] = mapped_column(String(200))  # comma-separated
+    cues_enc: Mapped[bytes] = mapped_column(LargeBinary)  # the cue words quote the person: encrypted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Staff(Base):
+    """A staff account. Only a SHA-256 of the API token is kept."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    school: Mapped[str | None] = mapped_column(String(64))
+    district: Mapped[str | None] = mapped_column(String(8))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Case(Base):
+    """An escalation of one person's risk to the human queue."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_queue", "status", "level", "opened_at"),
+        Index("ix_cases_user_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    level: Mapped[str] = mapped_column(String(8))
+    categories: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))
+    tier: Mapped[str] = mapped_column(String(12))
+    school: Mapped[str | None] = mapped_column(String(64))
+    district: Mapped[str | None] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(8))
+    trigger_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claim_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CaseEvent(Base):
+    """The timeline of a case; ``detail_enc`` holds note and reply text, encrypted."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """Who looked at or acted on what, and when (never the content itself)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_case", "case_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def utc_now() -> datetime:
+    """The store's default clock."""
+    return datetime.now(UTC)
