@@ -30,6 +30,22 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="interactive triage demo: type a message, see level, cues and reply")
     demo.add_argument("--lang", choices=LANGUAGES, help="reply language")
     demo.add_argument("--region", help="the person's region code, for local hotlines")
+    serve = commands.add_parser("serve", help="run the service: web chat, counselor API, watchdog (HOST/PORT)")
+    serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="listen port (default: PORT or 8080)")
+
+    db = commands.add_parser("db", help="database schema and keys")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply migrations up to the newest")
+    db_commands.add_parser("rotate-keys", help="re-encrypt stored text under the first key of XINQIAO_DATA_KEYS")
+
+    staff = commands.add_parser("staff", help="staff accounts")
+    staff_commands = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    add = staff_commands.add_parser("add", help="create an account and print its API token once")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("counselor", "supervisor", "admin"))
+    add.add_argument("--school", help="school id: sees that school's cases")
+    add.add_argument("--district", help="6-digit district code: sees that district's escalated and red cases")
     return parser
 
 
@@ -42,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _triage(settings, explain=args.explain)
         if args.command == "hotlines":
             return _hotlines(settings, region=args.region, lang=args.lang or settings.default_lang)
+        if args.command in {"serve", "db", "staff"}:
+            from bot import service_commands
+
+            return service_commands.run(settings, args)
         return _demo(settings, lang=args.lang or settings.default_lang, region=args.region or settings.default_region)
     except (SettingsError, ContentError) as exc:
         print(f"xinqiao: {exc}", file=sys.stderr)

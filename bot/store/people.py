@@ -27,7 +27,8 @@ async def upsert_user(
     default_region: str,
     now: datetime,
 ) -> User:
-    """The user, created on first contact; profile fields the channel knows overwrite stored ones."""
+    """The user, created on first contact; profile fields the channel knows overwrite stored ones, except the
+    language, which the person changes in the conversation (a page's language only seeds a new user)."""
     user = await find_user(session, channel, external_id)
     if user is None:
         user = User(
@@ -50,7 +51,7 @@ async def upsert_user(
             if found is None:
                 raise
             user = found
-    for name in ("lang", "region", "role", "school", "grade"):
+    for name in ("region", "role", "school", "grade"):
         value = getattr(profile, name)
         if value is not None and getattr(user, name) != value:
             setattr(user, name, value)

@@ -1,0 +1,151 @@
+"""Builds the aiohttp application: loads content, opens and migrates the store, wires channels, the counselor
+API, operations endpoints and the SLA watchdog."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.casework import Casework
+from bot.channels.delivery import Deliveries
+from bot.channels.web import MAX_BODY, WebChat
+from bot.console.api import CounselorApi
+from bot.console.events import CaseEvents
+from bot.content_loader import load_dialogues, load_hotlines, load_safety_replies, load_triage
+from bot.core.cases import SlaPolicy
+from bot.metrics import Metrics
+from bot.pipeline import MessagePipeline
+from bot.runtime import Runtime
+from bot.settings import Settings
+from bot.store import cases as case_store
+from bot.store.crypto import TextCipher, development_key, keys_from_text
+from bot.store.database import Database, create_engine, default_url, ping, upgrade
+
+log = logging.getLogger(__name__)
+RUNTIME_KEY = web.AppKey("runtime", Runtime)
+PIPELINE_KEY = web.AppKey("pipeline", MessagePipeline)
+CASEWORK_KEY = web.AppKey("casework", Casework)
+
+
+def database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` or SQLite under the data folder."""
+    return settings.database_url or default_url(settings.data_dir)
+
+
+def cipher_for(settings: Settings) -> TextCipher:
+    """The data keys from ``XINQIAO_DATA_KEYS``, or a generated development key in the data folder."""
+    keys = keys_from_text(settings.data_keys) if settings.data_keys else [development_key(settings.data_dir)]
+    return TextCipher(keys)
+
+
+async def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
+    """Load and validate all content, open the database and bring its schema up to date."""
+    db = Database(create_engine(database_url(settings)))
+    await upgrade(db.engine)
+    return Runtime(
+        settings=settings,
+        db=db,
+        cipher=cipher_for(settings),
+        triage=load_triage(settings.content_dir / "risk"),
+        safety=load_safety_replies(settings.content_dir),
+        hotlines=load_hotlines(settings.content_dir),
+        dialogue=load_dialogues(settings.dialogues_dir),
+        sla=SlaPolicy(settings.sla_red, settings.sla_orange, settings.sla_yellow_working_days),
+        events=CaseEvents(),
+        metrics=Metrics(),
+        deliveries=Deliveries(),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
+    """API errors as JSON bodies; unexpected failures logged and answered 500 without details."""
+    try:
+        response = await handler(request)  # type: ignore[misc]
+    except web.HTTPException as exc:
+        if not request.path.startswith("/api/") or exc.content_type == "application/json":
+            raise
+        status = exc.status
+        message = "body too large" if status == 413 else exc.reason
+        headers = {k: v for k, v in exc.headers.items() if k.lower() not in {"content-type", "content-length"}}
+        return web.json_response({"error": message, "status": status}, status=status, headers=headers)
+    except Exception:
+        request.app[RUNTIME_KEY].metrics.errors.labels("http").inc()
+        log.exception("request failed", extra={"event": "http_error", "path": request.path})
+        return web.json_response({"error": "internal error; please retry", "status": 500}, status=500)
+    assert isinstance(response, web.StreamResponse)
+    return response
+
+
+async def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
+    """The whole service as one aiohttp application."""
+    runtime = await build_runtime(settings, clock=clock)
+    pipeline = MessagePipeline(runtime)
+    casework = Casework(runtime)
+    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+    app[RUNTIME_KEY] = runtime
+    app[PIPELINE_KEY] = pipeline
+    app[CASEWORK_KEY] = casework
+    app.add_routes(WebChat(runtime, pipeline).routes())
+    app.add_routes(CounselorApi(runtime, casework).routes())
+    app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    app.cleanup_ctx.append(_watchdog)
+    app.on_cleanup.append(_close_db)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """``GET /healthz``: 200 when the database answers, 503 otherwise."""
+    runtime = request.app[RUNTIME_KEY]
+    try:
+        await ping(runtime.db.engine)
+    except (SQLAlchemyError, OSError) as exc:
+        return web.json_response({"status": "unavailable", "database": type(exc).__name__}, status=503)
+    return web.json_response({"status": "ok", "database": "ok", "unsaved": request.app[PIPELINE_KEY].unsaved})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics``: Prometheus text format; case counts read fresh from the store."""
+    runtime = request.app[RUNTIME_KEY]
+    try:
+        async with runtime.db.reading() as session:
+            runtime.metrics.set_case_counts(await case_store.counts(session))
+    except SQLAlchemyError:
+        runtime.metrics.errors.labels("metrics").inc()
+    return web.Response(body=runtime.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+async def watchdog_once(app: web.Application) -> None:
+    """One round: climb overdue cases, store messages that failed earlier."""
+    try:
+        await app[CASEWORK_KEY].sweep()
+        await app[PIPELINE_KEY].retry_unsaved()
+    except SQLAlchemyError:
+        app[RUNTIME_KEY].metrics.errors.labels("watchdog").inc()
+        log.exception("watchdog round failed", extra={"event": "watchdog_failed"})
+
+
+async def _watchdog(app: web.Application) -> AsyncIterator[None]:
+    interval = app[RUNTIME_KEY].settings.watchdog_seconds
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await watchdog_once(app)
+
+    task = asyncio.create_task(loop(), name="sla-watchdog")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_db(app: web.Application) -> None:
+    await app[RUNTIME_KEY].db.close()

@@ -1,0 +1,244 @@
+"""What counselors do to cases (claim, reply, note, refer, resolve) and the SLA watchdog. Each action is one
+transaction, audited; the person hears about it through their channel after the commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.case_view import case_summary
+from bot.core.cases import StaffScope, Status, Tier, next_tier
+from bot.core.messages import OutboundMessage
+from bot.core.safety_replies import format_hotlines
+from bot.core.triage.assessment import Level
+from bot.runtime import Runtime
+from bot.store import cases as case_store
+from bot.store import messages as message_store
+from bot.store import people
+from bot.store.messages import StoredOutbound
+from bot.store.models import Case, Conversation, Staff, User
+from bot.store.staff import audit
+
+log = logging.getLogger(__name__)
+SUPERVISING_ROLES = {"supervisor", "admin"}
+
+
+class CaseworkError(Exception):
+    """An action that cannot be done; ``status`` is the HTTP status the API answers with."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class _ToPerson:
+    channel: str
+    external_id: str
+    messages: list[StoredOutbound]
+
+
+def scope_of(staff: Staff) -> StaffScope:
+    """The staff member's scope (no school and no district: the whole deployment)."""
+    return StaffScope(school=staff.school, district=staff.district)
+
+
+class Casework:
+    """Counselor actions on cases, and the watchdog that climbs unclaimed cases."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._rt = runtime
+
+    async def _case(self, session: AsyncSession, staff: Staff, case_id: int) -> Case:
+        case = await case_store.get_in_scope(session, case_id, scope_of(staff))
+        if case is None:
+            raise CaseworkError(404, f"case {case_id} not found in your scope")
+        return case
+
+    async def view(self, staff: Staff, case_id: int) -> dict[str, Any]:
+        """The case with its timeline, the person's profile and the conversation; the view is audited."""
+        rt = self._rt
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            user = await people.user_by_id(session, case.user_id)
+            assert user is not None
+            await audit(session, staff.id, "case.view", rt.clock(), case_id=case.id)
+            lines = await message_store.transcript(session, rt.cipher, case.conversation_id)
+            events = await case_store.events_of(session, rt.cipher, case.id)
+        return {
+            "case": case_summary(case),
+            "person": {
+                "channel": user.channel,
+                "role": user.role,
+                "lang": user.lang,
+                "region": user.region,
+                "school": user.school,
+                "grade": user.grade,
+            },
+            "events": events,
+            "messages": [
+                {"id": m.id, "from": m.sender, "text": m.text, "at": m.at.isoformat(), "level": m.level} for m in lines
+            ],
+        }
+
+    async def claim(self, staff: Staff, case_id: int) -> dict[str, Any]:
+        """Take the case and the conversation; only one of racing counselors wins (409 for the others)."""
+        rt = self._rt
+        now = rt.clock()
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            if not await case_store.claim(session, case.id, staff.id, now):
+                raise CaseworkError(409, f"case {case_id} is already {case.status}")
+            await session.refresh(case)
+            conversation, user = await self._conversation(session, case)
+            conversation.handoff_case_id = case.id
+            await case_store.add_event(session, rt.cipher, case.id, "claimed", now, staff_id=staff.id)
+            await audit(session, staff.id, "case.claim", now, case_id=case.id)
+            title = rt.counselor_title(user.lang, staff.name)
+            notice = rt.dialogue.render("utter_counselor_joined", user.lang, counselor=title)
+            to_person = await self._say(session, case, user, OutboundMessage(notice.text, sender="system"))
+            summary = case_summary(case)
+        rt.metrics.time_to_claim.labels(case.level).observe((now - case.opened_at).total_seconds())
+        await self._after(summary, "case.claimed", to_person)
+        return summary
+
+    async def reply(self, staff: Staff, case_id: int, text: str) -> dict[str, Any]:
+        """Send ``text`` to the person as the counselor; the case becomes active."""
+        rt = self._rt
+        now = rt.clock()
+        async with rt.db.transaction() as session:
+            case = await self._held(session, staff, case_id)
+            _conversation, user = await self._conversation(session, case)
+            case.status = Status.ACTIVE.value
+            to_person = await self._say(
+                session, case, user, OutboundMessage(text, sender="counselor"), staff_id=staff.id
+            )
+            await case_store.add_event(session, rt.cipher, case.id, "reply", now, staff_id=staff.id, detail=text)
+            await audit(session, staff.id, "case.reply", now, case_id=case.id)
+            summary = case_summary(case)
+        delivered = await self._after(summary, "case.updated", to_person)
+        return {"case": summary, "delivered": delivered}
+
+    async def note(self, staff: Staff, case_id: int, text: str) -> dict[str, Any]:
+        """Add a private note (encrypted) to the case timeline."""
+        rt = self._rt
+        now = rt.clock()
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            await case_store.add_event(session, rt.cipher, case.id, "note", now, staff_id=staff.id, detail=text)
+            await audit(session, staff.id, "case.note", now, case_id=case.id)
+            return case_summary(case)
+
+    async def close(self, staff: Staff, case_id: int, *, status: Status, outcome: str, detail: str) -> dict[str, Any]:
+        """Resolve or refer the case; the person is told the counselor has finished and how to come back."""
+        rt = self._rt
+        now = rt.clock()
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            if Status(case.status).is_closed:
+                raise CaseworkError(409, f"case {case_id} is already {case.status}")
+            if case.assignee_id not in {None, staff.id} and staff.role not in SUPERVISING_ROLES:
+                raise CaseworkError(403, f"case {case_id} is held by another counselor")
+            conversation, user = await self._conversation(session, case)
+            case.status, case.outcome, case.closed_at = status.value, outcome, now
+            case.assignee_id = case.assignee_id or staff.id
+            kind = "referred" if status is Status.REFERRED else "resolved"
+            await case_store.add_event(session, rt.cipher, case.id, kind, now, staff_id=staff.id, detail=detail)
+            await audit(session, staff.id, f"case.{kind}", now, case_id=case.id)
+            to_person = None
+            if conversation.handoff_case_id == case.id:
+                conversation.handoff_case_id = None
+                notice = self._render("utter_counselor_left", user)
+                to_person = await self._say(session, case, user, OutboundMessage(notice, sender="system"))
+            summary = case_summary(case)
+        await self._after(summary, "case.closed", to_person)
+        return summary
+
+    async def sweep(self) -> int:
+        """Climb every unclaimed case past its deadline one tier, with a new deadline; red cases re-send the
+        hotlines to the person. Returns how many cases were escalated."""
+        rt = self._rt
+        now = rt.clock()
+        done = 0
+        async with rt.db.transaction() as session:
+            overdue = await case_store.overdue(session, now)
+        for stale in overdue:
+            async with rt.db.transaction() as session:
+                case = await session.get(Case, stale.id)
+                if case is None or case.status != Status.OPEN.value or case.claim_deadline >= now:
+                    continue  # claimed meanwhile
+                level = Level(case.level)
+                following = next_tier(Tier(case.tier), case.district)
+                if following is not None:
+                    case.tier = following.value
+                case.escalations += 1
+                case.claim_deadline = rt.sla.claim_deadline(level, now, rt.settings.timezone)
+                detail = json.dumps({"tier": case.tier, "escalations": case.escalations})
+                await case_store.add_event(session, rt.cipher, case.id, "escalated", now, detail=detail)
+                await audit(session, None, "case.escalate", now, case_id=case.id, detail=case.tier)
+                to_person = None
+                if level is Level.RED:
+                    _conversation, user = await self._conversation(session, case)
+                    text = self._render("utter_counselor_waiting", user)
+                    to_person = await self._say(session, case, user, OutboundMessage(text, sender="system"))
+                summary = case_summary(case)
+            rt.metrics.escalations.labels(level.value).inc()
+            log.warning(
+                "case unclaimed past its deadline; escalated",
+                extra={"event": "case_escalated", "case_id": summary["id"], "tier": summary["tier"]},
+            )
+            await self._after(summary, "case.escalated", to_person)
+            done += 1
+        return done
+
+    async def _held(self, session: AsyncSession, staff: Staff, case_id: int) -> Case:
+        case = await self._case(session, staff, case_id)
+        if case.status == Status.OPEN.value:
+            raise CaseworkError(409, f"case {case_id} must be claimed before replying")
+        if Status(case.status).is_closed:
+            raise CaseworkError(409, f"case {case_id} is already {case.status}")
+        if case.assignee_id != staff.id and staff.role not in SUPERVISING_ROLES:
+            raise CaseworkError(403, f"case {case_id} is held by another counselor")
+        return case
+
+    async def _conversation(self, session: AsyncSession, case: Case) -> tuple[Conversation, User]:
+        conversation = await session.get(Conversation, case.conversation_id)
+        user = await people.user_by_id(session, case.user_id)
+        assert conversation is not None
+        assert user is not None
+        return conversation, user
+
+    def _render(self, response: str, user: User) -> str:
+        listing = format_hotlines(self._rt.hotlines.for_region(user.region, emergency=True), user.lang)
+        return self._rt.dialogue.render(response, user.lang, hotlines=listing).text
+
+    async def _say(
+        self, session: AsyncSession, case: Case, user: User, message: OutboundMessage, *, staff_id: int | None = None
+    ) -> _ToPerson:
+        stored = await message_store.add_outbound(
+            session,
+            self._rt.cipher,
+            conversation_id=case.conversation_id,
+            user_id=user.id,
+            message=message,
+            now=self._rt.clock(),
+            staff_id=staff_id,
+        )
+        return _ToPerson(user.channel, user.external_id, [stored])
+
+    async def _after(self, summary: dict[str, Any], kind: str, to_person: _ToPerson | None) -> bool:
+        """After the commit: tell the consoles, then push to the person (pending in the store if they are away)."""
+        rt = self._rt
+        rt.events.publish(kind, summary)
+        if to_person is None:
+            return False
+        delivered = await rt.deliveries.push(to_person.channel, to_person.external_id, to_person.messages)
+        if delivered:
+            async with rt.db.transaction() as session:
+                await message_store.mark_delivered(session, [m.id for m in to_person.messages], rt.clock())
+        return delivered

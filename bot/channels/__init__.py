@@ -1,0 +1,1 @@
+"""Channel adapters: each translates one platform's payloads to and from ``bot.core.messages``."""

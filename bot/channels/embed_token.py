@@ -1,0 +1,66 @@
+"""Context signed by the school's site for its embedded chat: region, role, school and grade, with an expiry.
+
+Format: ``base64url(JSON) "." base64url(HMAC-SHA256(secret, first part))``; JSON keys ``region``, ``role``,
+``school``, ``grade`` (all optional) and ``exp`` (Unix seconds)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from bot.core.messages import Profile
+
+ROLES = ("student", "parent", "teacher")
+
+
+class EmbedTokenError(ValueError):
+    """The token is malformed, forged or expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(claims: dict[str, Any], secret: str) -> str:
+    """A token for ``claims`` (the school site's side, also used by tests)."""
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
+    mac = hmac.new(secret.encode("utf-8"), body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac)}"
+
+
+def verify(token: str, secret: str, now: float) -> Profile:
+    """The profile in a valid token; raises ``EmbedTokenError`` otherwise."""
+    if not secret:
+        raise EmbedTokenError("signed context is not enabled on this server (XINQIAO_EMBED_SECRET unset)")
+    body, _, mac = token.partition(".")
+    try:
+        expected = hmac.new(secret.encode("utf-8"), body.encode("ascii"), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(mac)):
+            raise EmbedTokenError("signature does not match")
+        claims = json.loads(_unb64(body))
+    except (ValueError, UnicodeError) as exc:
+        raise EmbedTokenError(f"malformed token: {exc}") from None
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int | float) or claims["exp"] < now:
+        raise EmbedTokenError("token expired or without exp")
+    role = claims.get("role")
+    if role is not None and role not in ROLES:
+        raise EmbedTokenError(f"role must be one of {', '.join(ROLES)}")
+    return Profile(
+        region=_text(claims, "region"), role=role, school=_text(claims, "school"), grade=_text(claims, "grade")
+    )
+
+
+def _text(claims: dict[str, Any], key: str) -> str | None:
+    value = claims.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise EmbedTokenError(f"{key} must be a short string")
+    return value

@@ -1,0 +1,197 @@
+"""The counselor REST API (DESIGN.md §5) and the Server-Sent Events stream of case changes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.case_view import case_summary
+from bot.casework import Casework, CaseworkError, scope_of
+from bot.console.openapi import OPENAPI
+from bot.core.cases import Status
+from bot.runtime import Runtime
+from bot.store import cases as case_store
+from bot.store.models import Staff
+from bot.store.staff import staff_by_token
+
+STAFF_KEY = web.RequestKey("staff", Staff)
+MAX_TEXT = 4096
+LEVELS = ("red", "orange", "yellow")
+KEEPALIVE_SECONDS = 15.0
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json_error(status: int, message: str, fields: list[str] | None = None) -> web.Response:
+    body: dict[str, Any] = {"error": message, "status": status}
+    if fields:
+        body["fields"] = fields
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return web.json_response(body, status=status, headers=headers)
+
+
+class CounselorApi:
+    """Handlers over ``Casework``; every route needs a staff bearer token."""
+
+    def __init__(self, runtime: Runtime, casework: Casework) -> None:
+        self._rt = runtime
+        self._work = casework
+
+    def routes(self) -> list[web.AbstractRouteDef]:
+        """The API's routes."""
+        return [
+            web.get("/api/v1/openapi.json", self.openapi),
+            web.get("/api/v1/cases", self._auth(self.list_cases)),
+            web.get("/api/v1/cases/{id}", self._auth(self.get_case)),
+            web.post("/api/v1/cases/{id}/claim", self._auth(self.claim)),
+            web.post("/api/v1/cases/{id}/reply", self._auth(self.reply)),
+            web.post("/api/v1/cases/{id}/note", self._auth(self.note)),
+            web.post("/api/v1/cases/{id}/refer", self._auth(self.refer)),
+            web.post("/api/v1/cases/{id}/resolve", self._auth(self.resolve)),
+            web.get("/api/v1/events", self._auth(self.events)),
+        ]
+
+    def _auth(self, handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return _json_error(401, "a staff bearer token is required (Authorization: Bearer …)")
+            async with self._rt.db.reading() as session:
+                staff = await staff_by_token(session, token.strip())
+            if staff is None:
+                return _json_error(401, "unknown or disabled token")
+            request[STAFF_KEY] = staff
+            try:
+                return await handler(request)
+            except CaseworkError as exc:
+                return _json_error(exc.status, exc.message)
+
+        return checked
+
+    async def openapi(self, _request: web.Request) -> web.Response:
+        """The OpenAPI description of this API."""
+        return web.json_response(OPENAPI)
+
+    async def list_cases(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/cases?status=&level=``: the queue in the caller's scope, most urgent first."""
+        statuses = [s for s in request.query.get("status", "").split(",") if s]
+        levels = [s for s in request.query.get("level", "").split(",") if s]
+        bad = [f"status={s}" for s in statuses if s not in set(Status)] + [
+            f"level={x}" for x in levels if x not in LEVELS
+        ]
+        if bad:
+            return _json_error(
+                422, f"unknown filter values: {', '.join(bad)}", ["status" if "status" in bad[0] else "level"]
+            )
+        staff = request[STAFF_KEY]
+        async with self._rt.db.reading() as session:
+            rows = await case_store.queue(session, scope_of(staff), statuses=statuses, levels=levels)
+        return web.json_response({"cases": [case_summary(c) for c in rows]})
+
+    async def get_case(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/cases/{id}``: the case, its timeline and conversation (audited)."""
+        return web.json_response(await self._work.view(request[STAFF_KEY], _case_id(request)))
+
+    async def claim(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/claim``."""
+        return web.json_response({"case": await self._work.claim(request[STAFF_KEY], _case_id(request))})
+
+    async def reply(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/reply`` ``{"text"}``: delivered to the person through their channel."""
+        body = await _body(request, required=("text",))
+        return web.json_response(await self._work.reply(request[STAFF_KEY], _case_id(request), body["text"]))
+
+    async def note(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/note`` ``{"text"}``."""
+        body = await _body(request, required=("text",))
+        return web.json_response({"case": await self._work.note(request[STAFF_KEY], _case_id(request), body["text"])})
+
+    async def refer(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/refer`` ``{"to", "reason"}``: referred to a named hospital or service."""
+        body = await _body(request, required=("to", "reason"))
+        detail = json.dumps({"to": body["to"], "reason": body["reason"]}, ensure_ascii=False)
+        case = await self._work.close(
+            request[STAFF_KEY], _case_id(request), status=Status.REFERRED, outcome="referred", detail=detail
+        )
+        return web.json_response({"case": case})
+
+    async def resolve(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/resolve`` ``{"outcome", "note"?}``."""
+        body = await _body(request, required=("outcome",), optional=("note",), max_lengths={"outcome": 40})
+        case = await self._work.close(
+            request[STAFF_KEY],
+            _case_id(request),
+            status=Status.RESOLVED,
+            outcome=body["outcome"],
+            detail=body.get("note") or "",
+        )
+        return web.json_response({"case": case})
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """``GET /api/v1/events``: Server-Sent Events of case changes in the caller's scope."""
+        staff = request[STAFF_KEY]
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        await response.prepare(request)
+        subscription = self._rt.events.subscribe(scope_of(staff))
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await response.write(b": keepalive\n\n")
+                    continue
+                if subscription.dropped:
+                    await response.write(b"event: reload\ndata: {}\n\n")
+                    subscription.dropped = False
+                data = json.dumps(event, ensure_ascii=False)
+                await response.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._rt.events.unsubscribe(subscription)
+        return response
+
+
+def _case_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not text.isdigit():
+        raise CaseworkError(404, f"case {text!r} not found")
+    return int(text)
+
+
+async def _body(
+    request: web.Request,
+    *,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    max_lengths: dict[str, int] | None = None,
+) -> dict[str, str]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CaseworkError(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise CaseworkError(400, "the body must be a JSON object")
+    missing = [k for k in required if k not in data]
+    extra = sorted(set(data) - set(required) - set(optional))
+    if missing or extra:
+        parts = ([f"missing: {', '.join(missing)}"] if missing else []) + (
+            [f"unknown: {', '.join(extra)}"] if extra else []
+        )
+        raise CaseworkError(422, "; ".join(parts))
+    limits = max_lengths or {}
+    for key, value in data.items():
+        if not isinstance(value, str) or (key in required and not value.strip()):
+            raise CaseworkError(422, f"{key}: must be a non-empty string")
+        if len(value) > limits.get(key, MAX_TEXT):
+            raise CaseworkError(
+                413 if key == "text" else 422, f"{key}: longer than {limits.get(key, MAX_TEXT)} characters"
+            )
+    return data

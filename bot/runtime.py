@@ -1,0 +1,43 @@
+"""Everything a running service holds, built once in ``bot.app`` and passed to the pipeline and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.channels.delivery import Deliveries
+from bot.console.events import CaseEvents
+from bot.core.cases import SlaPolicy
+from bot.core.hotlines import HotlineDirectory
+from bot.core.menu_dialogue import MenuDialogue
+from bot.core.safety_replies import SafetyReplies
+from bot.core.triage.engine import TriageEngine
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.store.crypto import TextCipher
+from bot.store.database import Database
+
+
+@dataclass(slots=True)
+class Runtime:
+    """The parts of one running service."""
+
+    settings: Settings
+    db: Database
+    cipher: TextCipher
+    triage: TriageEngine
+    safety: SafetyReplies
+    hotlines: HotlineDirectory
+    dialogue: MenuDialogue
+    sla: SlaPolicy
+    events: CaseEvents
+    metrics: Metrics
+    deliveries: Deliveries
+    clock: Callable[[], datetime]
+
+    def counselor_title(self, lang: str, staff_name: str) -> str:
+        """How the person is told who joined: a role, or the name when the deployment allows it."""
+        if self.settings.counselor_show_name:
+            return staff_name
+        return self.settings.counselor_title_en if lang == "en" else self.settings.counselor_title_zh
