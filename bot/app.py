@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -19,6 +20,10 @@ from bot.console.api import CounselorApi
 from bot.console.events import CaseEvents
 from bot.content_loader import load_dialogues, load_hotlines, load_safety_replies, load_triage
 from bot.core.cases import SlaPolicy
+from bot.core.hotlines import HotlineDirectory
+from bot.core.menu_dialogue import MenuDialogue
+from bot.core.safety_replies import SafetyReplies
+from bot.core.triage.engine import TriageEngine
 from bot.metrics import Metrics
 from bot.pipeline import MessagePipeline
 from bot.runtime import Runtime
@@ -44,18 +49,41 @@ def cipher_for(settings: Settings) -> TextCipher:
     return TextCipher(keys)
 
 
-async def build_runtime(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> Runtime:
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Everything read from ``content/`` and ``dialogues/``, validated."""
+
+    triage: TriageEngine
+    safety: SafetyReplies
+    hotlines: HotlineDirectory
+    dialogue: MenuDialogue
+
+
+def load_content(settings: Settings) -> Content:
+    """Read and validate the counselor- and editor-owned files; a ``ContentError`` names file and line."""
+    return Content(
+        triage=load_triage(settings.content_dir / "risk"),
+        safety=load_safety_replies(settings.content_dir),
+        hotlines=load_hotlines(settings.content_dir),
+        dialogue=load_dialogues(settings.dialogues_dir),
+    )
+
+
+async def build_runtime(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None, content: Content | None = None
+) -> Runtime:
     """Load and validate all content, open the database and bring its schema up to date."""
+    content = content or load_content(settings)
     db = Database(create_engine(database_url(settings)))
     await upgrade(db.engine)
     return Runtime(
         settings=settings,
         db=db,
         cipher=cipher_for(settings),
-        triage=load_triage(settings.content_dir / "risk"),
-        safety=load_safety_replies(settings.content_dir),
-        hotlines=load_hotlines(settings.content_dir),
-        dialogue=load_dialogues(settings.dialogues_dir),
+        triage=content.triage,
+        safety=content.safety,
+        hotlines=content.hotlines,
+        dialogue=content.dialogue,
         sla=SlaPolicy(settings.sla_red, settings.sla_orange, settings.sla_yellow_working_days),
         events=CaseEvents(),
         metrics=Metrics(),
@@ -84,9 +112,11 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], obj
     return response
 
 
-async def create_app(settings: Settings, *, clock: Callable[[], datetime] | None = None) -> web.Application:
+async def create_app(
+    settings: Settings, *, clock: Callable[[], datetime] | None = None, content: Content | None = None
+) -> web.Application:
     """The whole service as one aiohttp application."""
-    runtime = await build_runtime(settings, clock=clock)
+    runtime = await build_runtime(settings, clock=clock, content=content)
     pipeline = MessagePipeline(runtime)
     casework = Casework(runtime)
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
