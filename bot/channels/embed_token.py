@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from bot.core.messages import Profile
@@ -42,12 +43,17 @@ def verify(token: str, secret: str, now: float) -> Profile:
     body, _, mac = token.partition(".")
     try:
         expected = hmac.new(secret.encode("utf-8"), body.encode("ascii"), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(mac)):
-            raise EmbedTokenError("signature does not match")
+        signature = _unb64(mac)
+    except (ValueError, UnicodeError) as exc:
+        raise EmbedTokenError(f"malformed token: {exc}") from None
+    if not hmac.compare_digest(expected, signature):
+        raise EmbedTokenError("signature does not match")
+    try:
         claims = json.loads(_unb64(body))
     except (ValueError, UnicodeError) as exc:
         raise EmbedTokenError(f"malformed token: {exc}") from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int | float) or claims["exp"] < now:
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    if not isinstance(exp, int | float) or not math.isfinite(exp) or exp < now:
         raise EmbedTokenError("token expired or without exp")
     role = claims.get("role")
     if role is not None and role not in ROLES:

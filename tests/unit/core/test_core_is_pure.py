@@ -9,7 +9,7 @@ import pytest
 
 CORE = Path(__file__).resolve().parents[3] / "bot" / "core"
 FORBIDDEN = {
-    "os", "sys", "io", "pathlib", "socket", "time", "datetime", "random", "secrets", "asyncio", "subprocess",
+    "os", "sys", "io", "pathlib", "socket", "time", "random", "secrets", "asyncio", "subprocess",
     "logging", "yaml", "opencc", "aiohttp", "sqlalchemy", "telegram", "apscheduler", "bot.settings",
     "bot.cli", "bot.content_loader", "bot.yaml_source",
 }  # fmt: skip
@@ -30,3 +30,18 @@ def imported_modules(path: Path) -> set[str]:
 def test_core_module_imports_no_io(path):
     bad = {name for name in imported_modules(path) if any(name == f or name.startswith(f + ".") for f in FORBIDDEN)}
     assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+# datetime is allowed for its types and arithmetic; reading the clock is not.
+CLOCK_CALLS = {"now", "today", "utcnow", "time", "monotonic", "perf_counter"}
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_core_module_reads_no_clock(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    calls = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in CLOCK_CALLS
+    }
+    assert not calls, f"{path.name} reads the clock: {sorted(calls)}"
