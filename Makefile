@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/xinqiao serve
+
+demo: $(STAMP)
 	$(BIN)/xinqiao demo
 
 lint: $(STAMP)
@@ -27,6 +30,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/triage_eval.py
 	$(BIN)/python bench/triage_speed.py
+	$(BIN)/python bench/web_chat.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
