@@ -118,11 +118,7 @@ def _parse_rules(rules: tuple[str, Any], intents: list[str], responses: Mapping[
     mapping: dict[str, str] = {}
     for rule in _list(rules_source, rules_doc, "rules"):
         steps = rule.get("steps") if isinstance(rule, Mapping) else None
-        if (
-            not isinstance(steps, list)
-            or len(steps) != 2
-            or not all(isinstance(step, Mapping) for step in steps)
-        ):
+        if not isinstance(steps, list) or len(steps) != 2 or not all(isinstance(step, Mapping) for step in steps):
             raise ContentError(rules_source, line_of(rule), "a rule needs two steps: `- intent: X` then `- action: Y`")
         intent, action = steps[0].get("intent"), steps[1].get("action")
         if intent == "nlu_fallback":
