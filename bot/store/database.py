@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "xinqiao_read_only"
 
 
 def default_url(data_dir: Path) -> str:
@@ -31,6 +32,8 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # The driver's own implicit BEGIN is switched off so that we choose the kind of BEGIN (below).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes in WAL.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +41,13 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            # A write transaction takes the write lock at BEGIN: concurrent writers then wait their turn
+            # (busy_timeout) instead of failing when a read lock cannot be upgraded. Reads stay deferred.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -74,6 +84,7 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reading = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -84,7 +95,7 @@ class Database:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only."""
-        async with self._sessions() as session:
+        async with self._reading() as session:
             yield session
 
     async def close(self) -> None:
