@@ -29,6 +29,7 @@ import random
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -70,6 +71,7 @@ TARGET_RATE = 1000.0
 TARGET_P99_MS = 50.0
 TARGET_SSE_P99_MS = 100.0
 SHOW_ERRORS = 5
+CLIENT_SATURATED = 0.9  # bench CPU share above which a target's rate says more about the client
 CEILING_REPLY = b'{"replies":[{"text":"ok","buttons":[]}]}'
 
 
@@ -106,6 +108,8 @@ class LoadResult:
     errors: int = 0
     error_samples: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    server_cpu: float | None = None  # CPU seconds of the server process during the measured window
+    client_cpu: float = 0.0  # CPU seconds of this (load generator) process during the measured window
 
     def error(self, text: str) -> None:
         self.errors += 1
@@ -258,7 +262,18 @@ async def one_session(run: Run, index: int) -> None:
             result.latencies.append(end - start)
 
 
-async def run_load(url: str, sessions: int, seconds: float, warmup: float, tracker: RedTracker) -> LoadResult:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux ``/proc``), or None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def run_load(
+    url: str, *, sessions: int, seconds: float, warmup: float, tracker: RedTracker, server_pid: int
+) -> LoadResult:
     """``sessions`` concurrent sessions for ``warmup + seconds``; only the last ``seconds`` are measured."""
     result = LoadResult(elapsed=seconds)
     connector = aiohttp.TCPConnector(limit=sessions + 10, limit_per_host=sessions + 10)
@@ -269,6 +284,12 @@ async def run_load(url: str, sessions: int, seconds: float, warmup: float, track
         async def start_recording() -> None:
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             tracker.recording = True
+            server, client = cpu_seconds(server_pid), time.process_time()
+            await asyncio.sleep(max(0.0, run.deadline - time.perf_counter()))
+            result.client_cpu = time.process_time() - client
+            server_end = cpu_seconds(server_pid)
+            if server is not None and server_end is not None:
+                result.server_cpu = server_end - server
 
         recorder = asyncio.create_task(start_recording())
         await asyncio.gather(*(one_session(run, i) for i in range(sessions)))
@@ -279,31 +300,34 @@ async def run_load(url: str, sessions: int, seconds: float, warmup: float, track
 
 async def listen_sse(url: str, token: str, tracker: RedTracker, sse: SseResult, ready: asyncio.Event) -> None:
     """Read the event stream; every case event whose region tags a red message we sent is timed."""
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as http,
-        http.get(url, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}) as response,
-    ):
-        if response.status != 200:
-            sse.problem = f"HTTP {response.status}: {(await response.text())[:200]}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as http,
+            http.get(url, headers={"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}) as response,
+        ):
+            if response.status != 200:
+                sse.problem = f"HTTP {response.status}: {(await response.text())[:200]}"
+                return
+            sse.connected = True
             ready.set()
-            return
-        sse.connected = True
+            kind = ""
+            async for raw_line in response.content:
+                now = time.perf_counter()
+                line = raw_line.decode("utf-8").rstrip("\r\n")
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:") and kind.startswith("case."):
+                    sse.events += 1
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        case = json.loads(line[5:])["case"]
+                        if case["level"] == "red" and case.get("region"):
+                            tracker.on_event(case["region"], now)
+                elif not line:
+                    kind = ""
+    except (aiohttp.ClientError, OSError) as exc:
+        sse.problem = f"{type(exc).__name__}: {exc}"
+    finally:
         ready.set()
-        kind = ""
-        async for raw_line in response.content:
-            now = time.perf_counter()
-            line = raw_line.decode("utf-8").rstrip("\r\n")
-            if line.startswith("event:"):
-                kind = line[6:].strip()
-            elif line.startswith("data:") and kind.startswith("case."):
-                sse.events += 1
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    case = json.loads(line[5:])["case"]
-                    if case["level"] == "red" and case.get("region"):
-                        tracker.on_event(case["region"], now)
-            elif not line:
-                kind = ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -418,6 +442,11 @@ async def server_stats(base: str) -> list[str]:
 # Targets.
 
 
+def load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The load shape from the command line, the same for every target."""
+    return {"sessions": args.sessions, "seconds": args.seconds, "warmup": args.warmup}
+
+
 async def bench_ceiling(args: argparse.Namespace) -> TargetReport:
     """The bare aiohttp endpoint under the same load."""
     report = TargetReport("ceiling (bare aiohttp)")
@@ -436,7 +465,7 @@ async def bench_ceiling(args: argparse.Namespace) -> TargetReport:
         base = f"http://127.0.0.1:{port}"
         await wait_healthy(base, process, log_path)
         report.load = await run_load(
-            f"{base}/api/v1/web/messages", args.sessions, args.seconds, args.warmup, RedTracker()
+            f"{base}/api/v1/web/messages", **load_options(args), tracker=RedTracker(), server_pid=process.pid
         )
     except (RuntimeError, OSError) as exc:
         report.failure = str(exc)
@@ -446,7 +475,9 @@ async def bench_ceiling(args: argparse.Namespace) -> TargetReport:
     return report
 
 
-async def measure_sse_and_load(base: str, token: str, args: argparse.Namespace, report: TargetReport) -> None:
+async def measure_sse_and_load(
+    base: str, token: str, server_pid: int, args: argparse.Namespace, report: TargetReport
+) -> None:
     """The load with an SSE listener connected throughout; fills ``report.load`` and ``report.sse``."""
     tracker = RedTracker()
     sse = SseResult()
@@ -455,8 +486,10 @@ async def measure_sse_and_load(base: str, token: str, args: argparse.Namespace, 
     try:
         await asyncio.wait_for(ready.wait(), 10)
         if not sse.connected:
-            report.notes.append(f"SSE stream refused: {sse.problem}")
-        report.load = await run_load(f"{base}/api/v1/web/messages", args.sessions, args.seconds, args.warmup, tracker)
+            report.notes.append(f"SSE stream not connected: {sse.problem}")
+        report.load = await run_load(
+            f"{base}/api/v1/web/messages", **load_options(args), tracker=tracker, server_pid=server_pid
+        )
         # Give the last events a moment to arrive.
         settle = time.perf_counter() + 2.0
         while time.perf_counter() < settle and not tracker.sent.keys() <= tracker.arrived.keys():
@@ -467,15 +500,24 @@ async def measure_sse_and_load(base: str, token: str, args: argparse.Namespace, 
         report.sse = sse
         if listener.done() and not listener.cancelled() and listener.exception() is not None:
             report.notes.append(f"SSE listener failed: {listener.exception()!r}")
+        elif listener.done() and sse.connected:
+            report.notes.append(f"SSE stream ended during the run {sse.problem}".rstrip())
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError, OSError):
             await listener
 
 
+EXPECTED_LOG = ("xinqiao: serving on http", "no XINQIAO_DATA_KEYS set")
+
+
 def log_problems(log_path: Path) -> list[str]:
-    """The server runs at WARNING: any line in its log is worth showing."""
-    lines = [line for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    """The server runs at WARNING: any line in its log but the ready line and the dev-key notice is worth showing."""
+    lines = [
+        line
+        for line in log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if line.strip() and not any(expected in line for expected in EXPECTED_LOG)
+    ]
     if not lines:
         return []
     return [f"server log has {len(lines)} lines at WARNING or above; first ones:"] + [
@@ -508,7 +550,7 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> TargetReport:
             )
         base = f"http://127.0.0.1:{port}"
         await wait_healthy(base, process, log_path)
-        await measure_sse_and_load(base, token, args, report)
+        await measure_sse_and_load(base, token, process.pid, args, report)
         report.notes.extend(await server_stats(base))
         if process.poll() is not None:
             report.notes.append(f"server exited during the run with code {process.returncode}")
@@ -533,14 +575,28 @@ def ms(value: float) -> str:
 def print_table(reports: list[TargetReport], args: argparse.Namespace) -> None:
     """Throughput and latency per target, and each backend's share of the ceiling."""
     print(f"\n{args.sessions} sessions, {args.seconds:g} s measured after {args.warmup:g} s warm-up")
-    print(f"{'target':<24}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}")
+    print(
+        f"{'target':<24}{'msgs/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>9}"
+        f"{'server CPU':>12}{'CPU ms/msg':>12}{'bench CPU':>11}"
+    )
     for report in reports:
         load = report.load
         if load is None:
             print(f"{report.name:<24}{'not run':>10}")
             continue
         p50, p99 = ms(percentile(load.latencies, 0.5)), ms(percentile(load.latencies, 0.99))
-        print(f"{report.name:<24}{load.rate:>10,.0f}{p50:>10}{p99:>10}{load.errors:>9}")
+        server = per_msg = "-"
+        if load.server_cpu is not None:
+            server = f"{load.server_cpu / load.elapsed:.0%}"
+            per_msg = f"{load.server_cpu * 1000 / len(load.latencies):.2f}" if load.latencies else "-"
+        print(
+            f"{report.name:<24}{load.rate:>10,.0f}{p50:>10}{p99:>10}{load.errors:>9}"
+            f"{server:>12}{per_msg:>12}{load.client_cpu / load.elapsed:>11.0%}"
+        )
+    print("(CPU: share of one core during the measured window; the server is one process with one event loop)")
+    for report in reports:
+        if report.load is not None and report.load.client_cpu / report.load.elapsed >= CLIENT_SATURATED:
+            print(f"note: the load generator used a whole core for {report.name}: that figure is client-bound")
     ceiling = reports[0].load
     if ceiling is not None and ceiling.rate:
         print()
@@ -640,7 +696,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.ceiling_server is not None:
         return run_ceiling_server(args.ceiling_server)
-    return asyncio.run(bench(args))
+    # Terminated like interrupted: the finally blocks still stop the servers this run started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return asyncio.run(bench(args))
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
