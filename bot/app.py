@@ -25,6 +25,7 @@ from bot.core.menu_dialogue import MenuDialogue
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
 from bot.metrics import Metrics
+from bot.person_cache import PersonCache
 from bot.pipeline import MessagePipeline
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -89,6 +90,7 @@ async def build_runtime(
         metrics=Metrics(),
         deliveries=Deliveries(),
         clock=clock or (lambda: datetime.now(UTC)),
+        people=PersonCache(),
     )
 
 

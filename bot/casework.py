@@ -156,7 +156,8 @@ class Casework:
                 notice = self._render("utter_counselor_left", user)
                 to_person = await self._say(session, case, user, OutboundMessage(notice, sender="system"))
             summary = case_summary(case)
-        await self._after(summary, "case.closed", to_person)
+            key = (user.channel, user.external_id)
+        await self._after(summary, "case.closed", to_person, key)
         return summary
 
     async def sweep(self) -> int:
@@ -231,9 +232,16 @@ class Casework:
         )
         return _ToPerson(user.channel, user.external_id, [stored])
 
-    async def _after(self, summary: dict[str, Any], kind: str, to_person: _ToPerson | None) -> bool:
-        """After the commit: tell the consoles, then push to the person (pending in the store if they are away)."""
+    async def _after(
+        self, summary: dict[str, Any], kind: str, to_person: _ToPerson | None, person: tuple[str, str] | None = None
+    ) -> bool:
+        """After the commit: the pipeline's memory of the person is dropped (their case, handoff or pending
+        messages changed), the consoles are told, then the person (pending in the store if they are away)."""
         rt = self._rt
+        if person is not None:
+            rt.people.forget(person)
+        elif to_person is not None:
+            rt.people.forget((to_person.channel, to_person.external_id))
         rt.events.publish(kind, summary)
         if to_person is None:
             return False

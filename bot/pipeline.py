@@ -24,11 +24,13 @@ from bot.store import cases as case_store
 from bot.store import messages as message_store
 from bot.store import people
 from bot.store.messages import StoredOutbound
-from bot.store.models import Case, Conversation, User
+from bot.store.models import Case
+from bot.store.people import PROFILE_FIELDS, Person
 
 log = logging.getLogger(__name__)
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
 UNSAVED_LIMIT = 10_000
+_NOTHING = Assessment(Level.NONE)
 
 
 @dataclass(slots=True)
@@ -47,17 +49,12 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Txn:
-    """One message's transaction: its session, the person, and events to publish after commit."""
+    """One message's transaction: its session, the person (a copy, kept after commit) and events to publish."""
 
     session: AsyncSession
-    user: User
-    conversation: Conversation
+    person: Person
     now: datetime
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-class StoreUnavailableError(RuntimeError):
-    """The message could not be stored; the safety reply still went out and a retry is queued."""
 
 
 class MessagePipeline:
@@ -65,7 +62,7 @@ class MessagePipeline:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._unsaved: deque[tuple[InboundMessage, datetime]] = deque(maxlen=UNSAVED_LIMIT)
+        self._unsaved: deque[InboundMessage] = deque(maxlen=UNSAVED_LIMIT)
         # Tests use this to simulate a crash after the commit and before the reply reaches the person.
         self.after_commit: Callable[[Outcome], None] | None = None
 
@@ -79,39 +76,37 @@ class MessagePipeline:
 
         ``replies_delivered``: the channel hands the replies over in its response (web chat), so they and any
         pending earlier messages are recorded as delivered in the same transaction."""
+        key = (inbound.channel, inbound.user_external_id)
+        async with self._rt.people.turn(key):
+            outcome = await self._handle(inbound, replies_delivered=replies_delivered, take_pending=replies_delivered)
+        if not outcome.stored:
+            self._unsaved.append(inbound)
+            self._rt.metrics.unsaved.set(len(self._unsaved))
+        return outcome
+
+    async def _handle(self, inbound: InboundMessage, *, replies_delivered: bool, take_pending: bool) -> Outcome:
         rt = self._rt
+        key = (inbound.channel, inbound.user_external_id)
+        epoch = rt.people.epoch
         now = rt.clock()
         rt.metrics.messages.labels(inbound.channel).inc()
         assessment: Assessment | None = None
         try:
             async with rt.db.transaction() as session:
-                user = await people.upsert_user(
-                    session,
-                    channel=inbound.channel,
-                    external_id=inbound.user_external_id,
-                    profile=inbound.profile,
-                    default_lang=rt.settings.default_lang,
-                    default_region=rt.settings.default_region,
-                    now=now,
-                )
-                conversation = await people.conversation_of(session, user, now)
-                earlier = await message_store.find_inbound(session, user.id, inbound.external_id)
-                if earlier is not None:
-                    replies = await message_store.replies_to(session, rt.cipher, earlier.id)
-                    return Outcome(replies, _NOTHING, duplicate=True, message_id=earlier.id, user_id=user.id)
-                history = await message_store.recent_person_texts(session, rt.cipher, conversation.id, HISTORY_LIMIT)
+                person = await self._person(session, inbound, now)
+                history = await self._history(session, person)
                 assessment = rt.triage.assess(inbound.text, history=history)
-                work = _Txn(session, user, conversation, now)
-                outcome = await self._store(work, inbound, assessment)
-                if replies_delivered:
-                    own = {r.id for r in outcome.replies}
-                    waiting = await message_store.pending_for(session, rt.cipher, user.id)
-                    outcome.pending = [m for m in waiting if m.id not in own]
-                    await message_store.mark_delivered(
-                        session, [r.id for r in (*outcome.pending, *outcome.replies)], now
-                    )
+                work = _Txn(session, person, now)
+                outcome = await self._store(
+                    work, inbound, assessment, replies_delivered=replies_delivered, take_pending=take_pending
+                )
         except SQLAlchemyError:
-            return self._unstored(inbound, assessment, now)
+            rt.people.forget(key)
+            return self._unstored(inbound, assessment)
+        rt.people.put(key, work.person, epoch)
+        if outcome.duplicate:
+            return outcome
+        rt.people.add_text(work.person.conversation_id, inbound.text)
         rt.metrics.triage.labels(assessment.level.value).inc()
         if assessment.level in {Level.RED, Level.ORANGE}:
             rt.metrics.safety_replies.labels(assessment.level.value).inc()
@@ -126,106 +121,155 @@ class MessagePipeline:
             self.after_commit(outcome)
         return outcome
 
-    async def _store(self, work: _Txn, inbound: InboundMessage, assessment: Assessment) -> Outcome:
+    async def _person(self, session: AsyncSession, inbound: InboundMessage, now: datetime) -> Person:
+        """The person from the cache or the store, created on first contact; profile changes written through."""
         rt = self._rt
-        session, user, conversation, now = work.session, work.user, work.conversation, work.now
-        message = await message_store.add_inbound(
+        key = (inbound.channel, inbound.user_external_id)
+        person = rt.people.get(key) or await people.load_person(session, *key)
+        if person is None:
+            return await people.create_person(
+                session,
+                channel=inbound.channel,
+                external_id=inbound.user_external_id,
+                profile=inbound.profile,
+                default_lang=rt.settings.default_lang,
+                default_region=rt.settings.default_region,
+                now=now,
+            )
+        changes = {
+            name: value
+            for name in PROFILE_FIELDS
+            if (value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
+        }
+        if changes:
+            await people.update_user(session, person.user_id, **changes)
+            for name, value in changes.items():
+                setattr(person, name, value)
+        return person
+
+    async def _history(self, session: AsyncSession, person: Person) -> list[str]:
+        rt = self._rt
+        history = rt.people.history(person.conversation_id)
+        if history is None:
+            history = await message_store.recent_person_texts(session, rt.cipher, person.conversation_id, HISTORY_LIMIT)
+            rt.people.set_history(person.conversation_id, history)
+        return history
+
+    async def _store(
+        self,
+        work: _Txn,
+        inbound: InboundMessage,
+        assessment: Assessment,
+        *,
+        replies_delivered: bool,
+        take_pending: bool,
+    ) -> Outcome:
+        rt = self._rt
+        session, person, now = work.session, work.person, work.now
+        held = person.handoff_case_id is not None
+        outgoing: list[OutboundMessage] = []
+        safety = self._safety_reply(assessment, person.lang, person.region)
+        if safety is not None and (assessment.level is not Level.YELLOW or not held):
+            outgoing.append(safety)
+        turn = None
+        if not held and safety is None:
+            turn = rt.dialogue.understand(inbound.text)
+            lang = turn.new_lang or person.lang
+            outgoing.append(self._render(turn.response, lang, person.region))
+
+        stored = await message_store.insert_exchange(
             session,
             rt.cipher,
-            conversation_id=conversation.id,
-            user_id=user.id,
+            conversation_id=person.conversation_id,
+            user_id=person.user_id,
             external_id=inbound.external_id,
             text=inbound.text,
             assessment=assessment,
+            replies=outgoing,
             now=now,
+            delivered=replies_delivered,
         )
-        conversation.last_message_at = now
-        case = await self._update_case(work, message.id, assessment)
-
-        outgoing: list[OutboundMessage] = []
-        safety = self._safety_reply(assessment, user.lang, user.region)
-        if safety is not None and (assessment.level is not Level.YELLOW or conversation.handoff_case_id is None):
-            outgoing.append(safety)
-        if conversation.handoff_case_id is not None:
-            held = await session.get(Case, conversation.handoff_case_id)
-            if held is not None:
-                await case_store.add_event(session, rt.cipher, held.id, "message", now, message_id=message.id)
-                work.events.append(("case.message", case_summary(held)))
-        elif safety is None:
-            turn = rt.dialogue.understand(inbound.text)
-            if turn.new_lang is not None:
-                user.lang = turn.new_lang
-            if turn.requests_counselor and case is None:
-                await self._request_counselor(work, message.id)
-            outgoing.append(self._render(turn.response, user.lang, user.region))
-        stored = [
-            await message_store.add_outbound(
-                session,
-                rt.cipher,
-                conversation_id=conversation.id,
-                user_id=user.id,
-                message=reply,
-                now=now,
-                in_reply_to=message.id,
+        if stored is None:
+            message_id, replies = await message_store.replies_for(
+                session, rt.cipher, person.user_id, inbound.external_id
             )
-            for reply in outgoing
-        ]
-        return Outcome(stored, assessment, message_id=message.id, user_id=user.id)
+            return Outcome(replies, _NOTHING, duplicate=True, message_id=message_id, user_id=person.user_id)
+        message_id, replies = stored
+
+        if turn is not None and turn.new_lang is not None and turn.new_lang != person.lang:
+            await people.update_user(session, person.user_id, lang=turn.new_lang)
+            person.lang = turn.new_lang
+        case = await self._update_case(work, message_id, assessment)
+        if turn is not None and turn.requests_counselor and case is None:
+            await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id, "requested")
+        if held and person.handoff_case_id is not None:
+            await case_store.add_event(
+                session, rt.cipher, person.handoff_case_id, "message", now, message_id=message_id
+            )
+            handoff = await session.get(Case, person.handoff_case_id)
+            if handoff is not None:
+                work.events.append(("case.message", case_summary(handoff)))
+
+        outcome = Outcome(replies, assessment, message_id=message_id, user_id=person.user_id)
+        if take_pending and person.has_pending:
+            outcome.pending = await message_store.pending_for(session, rt.cipher, person.user_id)
+            await message_store.mark_delivered(session, [m.id for m in outcome.pending], now)
+            person.has_pending = False
+        return outcome
 
     async def _update_case(self, work: _Txn, message_id: int, assessment: Assessment) -> Case | None:
         rt = self._rt
-        session, user, conversation, now = work.session, work.user, work.conversation, work.now
-        existing = await case_store.open_case_of(session, user.id)
-        action = case_action(assessment.level, Level(existing.level) if existing else None)
+        session, person, now = work.session, work.person, work.now
+        open_level = Level(person.open_case_level) if person.open_case_level else None
+        action = case_action(assessment.level, open_level)
         if action is CaseAction.NONE:
             return None
         if action is CaseAction.OPEN:
-            case = self._new_case(work, assessment.level, assessment.categories, message_id)
-            session.add(case)
-            await session.flush()
-            await case_store.add_event(session, rt.cipher, case.id, "opened", now, message_id=message_id)
-            work.events.append(("case.opened", case_summary(case)))
-            return case
-        assert existing is not None
+            return await self._open_case(work, assessment.level, assessment.categories, message_id, "opened")
+        existing = await session.get(Case, person.open_case_id)
+        if existing is None:
+            raise RuntimeError(f"open case {person.open_case_id} is missing")
         merged = dict.fromkeys([*existing.categories.split(","), *assessment.categories])
         existing.categories = ",".join(c for c in merged if c)
         if action is CaseAction.RAISE:
             existing.level = assessment.level.value
+            person.open_case_level = existing.level
             if existing.status == Status.OPEN.value:
                 deadline = rt.sla.claim_deadline(assessment.level, now, rt.settings.timezone)
                 existing.claim_deadline = min(existing.claim_deadline, deadline)
             await case_store.add_event(session, rt.cipher, existing.id, "raised", now, message_id=message_id)
             work.events.append(("case.raised", case_summary(existing)))
-        elif conversation.handoff_case_id != existing.id:
+        elif person.handoff_case_id != existing.id:
             await case_store.add_event(session, rt.cipher, existing.id, "message", now, message_id=message_id)
             work.events.append(("case.message", case_summary(existing)))
         return existing
 
-    def _new_case(self, work: _Txn, level: Level, categories: tuple[str, ...], message_id: int) -> Case:
-        user, now = work.user, work.now
-        district = district_of(user.region)
-        return Case(
-            user_id=user.id,
-            conversation_id=work.conversation.id,
+    async def _open_case(
+        self, work: _Txn, level: Level, categories: tuple[str, ...], message_id: int, event: str
+    ) -> Case:
+        rt, person, now = self._rt, work.person, work.now
+        district = district_of(person.region)
+        case = Case(
+            user_id=person.user_id,
+            conversation_id=person.conversation_id,
             level=level.value,
             categories=",".join(categories),
             status=Status.OPEN.value,
-            tier=first_tier(user.school, district).value,
-            school=user.school,
+            tier=first_tier(person.school, district).value,
+            school=person.school,
             district=district,
-            region=user.region,
+            region=person.region,
             trigger_message_id=message_id,
             opened_at=now,
-            claim_deadline=self._rt.sla.claim_deadline(level, now, self._rt.settings.timezone),
+            claim_deadline=rt.sla.claim_deadline(level, now, rt.settings.timezone),
             escalations=0,
         )
-
-    async def _request_counselor(self, work: _Txn, message_id: int) -> None:
-        case = self._new_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
         work.session.add(case)
         await work.session.flush()
-        await case_store.add_event(work.session, self._rt.cipher, case.id, "requested", work.now, message_id=message_id)
+        await case_store.add_event(work.session, rt.cipher, case.id, event, now, message_id=message_id)
+        person.open_case_id, person.open_case_level = case.id, case.level
         work.events.append(("case.opened", case_summary(case)))
+        return case
 
     def _safety_reply(self, assessment: Assessment, lang: str, region: str) -> OutboundMessage | None:
         text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region)
@@ -236,52 +280,34 @@ class MessagePipeline:
         listing = format_hotlines(rt.hotlines.for_region(region, emergency=True), lang)
         return rt.dialogue.render(response, lang, hotlines=listing)
 
-    def _unstored(self, inbound: InboundMessage, assessment: Assessment | None, now: datetime) -> Outcome:
-        """The store failed: answer from triage alone and keep the message for a later retry."""
+    def _unstored(self, inbound: InboundMessage, assessment: Assessment | None) -> Outcome:
+        """The store failed: answer from triage alone; ``handle`` keeps the message for a later retry."""
         rt = self._rt
         rt.metrics.errors.labels("store").inc()
         log.exception("could not store message; safety reply sent anyway", extra={"event": "store_failed"})
         if assessment is None:
             assessment = rt.triage.assess(inbound.text)
         rt.metrics.triage.labels(assessment.level.value).inc()
-        self._unsaved.append((inbound, now))
-        rt.metrics.unsaved.set(len(self._unsaved))
         lang = inbound.profile.lang or rt.settings.default_lang
         region = inbound.profile.region or rt.settings.default_region
         safety = self._safety_reply(assessment, lang, region)
-        replies = [StoredOutbound(0, safety)] if safety is not None else []
         if safety is not None and assessment.level in {Level.RED, Level.ORANGE}:
             rt.metrics.safety_replies.labels(assessment.level.value).inc()
-        if not replies:
-            replies = [StoredOutbound(0, self._render("utter_fallback", lang, region))]
-        return Outcome(replies, assessment, stored=False)
+        reply = safety or self._render("utter_fallback", lang, region)
+        return Outcome([StoredOutbound(0, reply)], assessment, stored=False)
 
     async def retry_unsaved(self) -> int:
-        """Store messages that failed earlier (their replies were already sent); returns how many were stored."""
+        """Store messages that failed earlier (their replies already went out, so they are stored as delivered);
+        returns how many were stored."""
         stored = 0
         while self._unsaved:
-            inbound, _received = self._unsaved[0]
-            try:
-                outcome = await self.handle_replayed(inbound)
-            except SQLAlchemyError:
-                break
+            inbound = self._unsaved[0]
+            key = (inbound.channel, inbound.user_external_id)
+            async with self._rt.people.turn(key):
+                outcome = await self._handle(inbound, replies_delivered=True, take_pending=False)
             if not outcome.stored:
                 break
             self._unsaved.popleft()
             stored += 1
         self._rt.metrics.unsaved.set(len(self._unsaved))
         return stored
-
-    async def handle_replayed(self, inbound: InboundMessage) -> Outcome:
-        """Store a message whose replies already went out: its replies are recorded as delivered."""
-        outcome = await self.handle(inbound)
-        if outcome.stored and not outcome.duplicate:
-            async with self._rt.db.transaction() as session:
-                await message_store.mark_delivered(session, [r.id for r in outcome.replies], self._rt.clock())
-        elif not outcome.stored:
-            # handle() queued it again; keep one copy only.
-            self._unsaved.pop()
-        return outcome
-
-
-_NOTHING = Assessment(Level.NONE)

@@ -14,6 +14,7 @@ from bot.core.menu_dialogue import MenuDialogue
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
 from bot.metrics import Metrics
+from bot.person_cache import PersonCache
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
 from bot.store.database import Database
@@ -35,6 +36,7 @@ class Runtime:
     metrics: Metrics
     deliveries: Deliveries
     clock: Callable[[], datetime]
+    people: PersonCache
 
     def counselor_title(self, lang: str, staff_name: str) -> str:
         """How the person is told who joined: a role, or the name when the deployment allows it."""

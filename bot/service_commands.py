@@ -17,7 +17,7 @@ from bot.app import cipher_for, create_app, database_url
 from bot.core.cases import district_of
 from bot.settings import Settings
 from bot.store.database import Database, create_engine, upgrade
-from bot.store.models import CaseEvent, Message, TriageResult
+from bot.store.models import CaseEvent, Message
 from bot.store.staff import add_staff
 
 EXIT_USAGE = 2
@@ -58,7 +58,7 @@ async def _rotate(settings: Settings) -> int:
     try:
         await upgrade(db.engine)
         async with db.transaction() as session:
-            for model, column in ((Message, "text_enc"), (TriageResult, "cues_enc"), (CaseEvent, "detail_enc")):
+            for model, column in ((Message, "text_enc"), (Message, "cues_enc"), (CaseEvent, "detail_enc")):
                 for row in await session.scalars(select(model)):
                     token = getattr(row, column)
                     if token is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -79,17 +82,25 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 class Database:
-    """The engine and its session factory."""
+    """The engine and its session factories."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.dialect = engine.dialect.name
+        # SQLite has one write lock: writers queue here, in order, instead of polling the lock in busy_timeout
+        # sleeps (which gave second-long tails under concurrency). PostgreSQL writers run side by side.
+        self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reading = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
+        if self._write_turn is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_turn, self._sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -101,3 +112,11 @@ class Database:
     async def close(self) -> None:
         """Dispose of the connection pool."""
         await self.engine.dispose()
+
+
+def insert_ignoring_conflicts(dialect: str, table: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` for SQLite or PostgreSQL (rows that would break a unique key are
+    skipped; ``RETURNING`` shows which were inserted)."""
+    if dialect == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.messages import Button, OutboundMessage
 from bot.core.triage.assessment import Assessment
 from bot.store.crypto import TextCipher
-from bot.store.models import Message, TriageResult
+from bot.store.database import insert_ignoring_conflicts
+from bot.store.models import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +25,11 @@ class StoredOutbound:
     message: OutboundMessage
 
 
-async def find_inbound(session: AsyncSession, user_id: int, external_id: str) -> Message | None:
-    """The inbound message a re-delivery repeats, if it was stored before."""
-    return await session.scalar(
-        select(Message).where(Message.user_id == user_id, Message.external_id == external_id, Message.direction == "in")
-    )
+REPLY_MARK = ">"  # replies to inbound message X are stored as X>0, X>1, …: channel ids never contain it
+MAX_REPLIES = 8
 
 
-async def add_inbound(
+async def insert_exchange(
     session: AsyncSession,
     cipher: TextCipher,
     *,
@@ -40,31 +38,73 @@ async def add_inbound(
     external_id: str,
     text: str,
     assessment: Assessment,
+    replies: Sequence[OutboundMessage],
     now: datetime,
-) -> Message:
-    """Store an inbound message with its triage."""
-    message = Message(
-        conversation_id=conversation_id,
-        user_id=user_id,
-        direction="in",
-        sender="person",
-        external_id=external_id,
-        text_enc=cipher.encrypt(text),
-        created_at=now,
-        delivered_at=now,
+    delivered: bool,
+) -> tuple[int, list[StoredOutbound]] | None:
+    """Store an inbound message with its triage and the replies to it in one statement. Returns the message id
+    and the stored replies, or None when the message was stored before (a re-delivery): nothing is written."""
+    if REPLY_MARK in external_id or len(replies) > MAX_REPLIES:
+        raise ValueError("external id contains the reply mark, or too many replies")
+    common = {"conversation_id": conversation_id, "user_id": user_id, "staff_id": None, "created_at": now}
+    rows = [
+        common
+        | {
+            "direction": "in",
+            "sender": "person",
+            "external_id": external_id,
+            "text_enc": cipher.encrypt(text),
+            "buttons": None,
+            "level": assessment.level.value,
+            "categories": ",".join(assessment.categories),
+            "cues_enc": cipher.encrypt(json.dumps(list(assessment.cues), ensure_ascii=False)),
+            "delivered_at": now,
+        }
+    ]
+    rows += [
+        common
+        | {
+            "direction": "out",
+            "sender": reply.sender,
+            "external_id": f"{external_id}{REPLY_MARK}{number}",
+            "text_enc": cipher.encrypt(reply.text),
+            "buttons": _buttons_json(reply),
+            "level": None,
+            "categories": None,
+            "cues_enc": None,
+            "delivered_at": now if delivered else None,
+        }
+        for number, reply in enumerate(replies)
+    ]
+    dialect = session.get_bind().dialect.name
+    result = await session.execute(
+        insert_ignoring_conflicts(dialect, Message).values(rows).returning(Message.id, Message.external_id)
     )
-    session.add(message)
-    await session.flush()
-    session.add(
-        TriageResult(
-            message_id=message.id,
-            level=assessment.level.value,
-            categories=",".join(assessment.categories),
-            cues_enc=cipher.encrypt(json.dumps(list(assessment.cues), ensure_ascii=False)),
-            created_at=now,
+    ids = {ext: row_id for row_id, ext in result.all()}
+    if external_id not in ids:
+        return None
+    stored = [StoredOutbound(ids[f"{external_id}{REPLY_MARK}{n}"], reply) for n, reply in enumerate(replies)]
+    return ids[external_id], stored
+
+
+async def replies_for(
+    session: AsyncSession, cipher: TextCipher, user_id: int, external_id: str
+) -> tuple[int | None, list[StoredOutbound]]:
+    """The stored id of an inbound message and its replies, in order (what a re-delivery gets again)."""
+    names = [external_id] + [f"{external_id}{REPLY_MARK}{n}" for n in range(MAX_REPLIES)]
+    rows = list(
+        await session.scalars(
+            select(Message).where(Message.user_id == user_id, Message.external_id.in_(names)).order_by(Message.id)
         )
     )
-    return message
+    inbound = next((row.id for row in rows if row.direction == "in"), None)
+    return inbound, [_outbound(cipher, row) for row in rows if row.direction == "out"]
+
+
+def _buttons_json(message: OutboundMessage) -> str | None:
+    if not message.buttons:
+        return None
+    return json.dumps([{"title": b.title, "payload": b.payload} for b in message.buttons], ensure_ascii=False)
 
 
 async def add_outbound(
@@ -75,7 +115,6 @@ async def add_outbound(
     user_id: int,
     message: OutboundMessage,
     now: datetime,
-    in_reply_to: int | None = None,
     staff_id: int | None = None,
 ) -> StoredOutbound:
     """Store an outbound message as pending delivery."""
@@ -85,11 +124,8 @@ async def add_outbound(
         direction="out",
         sender=message.sender,
         staff_id=staff_id,
-        in_reply_to=in_reply_to,
         text_enc=cipher.encrypt(message.text),
-        buttons=json.dumps([{"title": b.title, "payload": b.payload} for b in message.buttons], ensure_ascii=False)
-        if message.buttons
-        else None,
+        buttons=_buttons_json(message),
         created_at=now,
     )
     session.add(row)
@@ -100,12 +136,6 @@ async def add_outbound(
 def _outbound(cipher: TextCipher, row: Message) -> StoredOutbound:
     buttons = tuple(Button(b["title"], b["payload"]) for b in json.loads(row.buttons)) if row.buttons else ()
     return StoredOutbound(row.id, OutboundMessage(cipher.decrypt(row.text_enc), buttons, row.sender))
-
-
-async def replies_to(session: AsyncSession, cipher: TextCipher, message_id: int) -> list[StoredOutbound]:
-    """The replies stored for an inbound message, in order (what a re-delivery gets again)."""
-    rows = await session.scalars(select(Message).where(Message.in_reply_to == message_id).order_by(Message.id))
-    return [_outbound(cipher, row) for row in rows]
 
 
 async def pending_for(session: AsyncSession, cipher: TextCipher, user_id: int) -> list[StoredOutbound]:
@@ -152,12 +182,8 @@ async def transcript(
     session: AsyncSession, cipher: TextCipher, conversation_id: int, limit: int = 200
 ) -> list[TranscriptLine]:
     """The last ``limit`` messages of a conversation, oldest first, with each inbound message's level."""
-    rows = await session.execute(
-        select(Message, TriageResult.level)
-        .outerjoin(TriageResult, TriageResult.message_id == Message.id)
-        .where(Message.conversation_id == conversation_id)
-        .order_by(Message.id.desc())
-        .limit(limit)
+    rows = await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
     )
-    lines = [TranscriptLine(m.id, m.sender, cipher.decrypt(m.text_enc), m.created_at, level) for m, level in rows.all()]
+    lines = [TranscriptLine(m.id, m.sender, cipher.decrypt(m.text_enc), m.created_at, m.level) for m in rows]
     return lines[::-1]

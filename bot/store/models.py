@@ -75,7 +75,8 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """One message in or out. Inbound ``external_id`` is unique per person: a re-delivery finds the first."""
+    """One message in or out, with its triage for inbound ones. ``external_id`` is unique per person: a
+    re-delivery finds the first; replies to an inbound message carry its external id plus ``>N``."""
 
     __tablename__ = "messages"
     __table_args__ = (
@@ -91,23 +92,13 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))  # person | bot | counselor | system
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     external_id: Mapped[str | None] = mapped_column(String(160))
-    in_reply_to: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
     buttons: Mapped[str | None] = mapped_column(Text)  # JSON list of {title, payload}
+    level: Mapped[str | None] = mapped_column(String(8))  # triage of an inbound message
+    categories: Mapped[str | None] = mapped_column(String(200))  # comma-separated
+    cues_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the cue words quote the person: encrypted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class TriageResult(Base):
-    """The assessment of one inbound message."""
-
-    __tablename__ = "triage_results"
-
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), primary_key=True)
-    level: Mapped[str] = mapped_column(String(8))
-    categories: Mapped[str] = mapped_column(String(200))  # comma-separated
-    cues_enc: Mapped[bytes] = mapped_column(LargeBinary)  # the cue words quote the person: encrypted
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Staff(Base):
@@ -181,8 +172,3 @@ class AuditEntry(Base):
     case_id: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-def utc_now() -> datetime:
-    """The store's default clock."""
-    return datetime.now(UTC)

@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.cases import Status
 from bot.core.messages import Profile
-from bot.store.models import Conversation, User
+from bot.store.database import insert_ignoring_conflicts
+from bot.store.models import Case, Conversation, Message, User
+
+_OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
+PROFILE_FIELDS = ("region", "role", "school", "grade")
+
+
+@dataclass(slots=True)
+class Person:
+    """What the pipeline needs to know about one person between messages."""
+
+    user_id: int
+    conversation_id: int
+    lang: str
+    region: str
+    role: str
+    school: str | None
+    grade: str | None
+    handoff_case_id: int | None
+    open_case_id: int | None
+    open_case_level: str | None
+    has_pending: bool
 
 
 async def find_user(session: AsyncSession, channel: str, external_id: str) -> User | None:
@@ -17,7 +39,40 @@ async def find_user(session: AsyncSession, channel: str, external_id: str) -> Us
     return await session.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
 
 
-async def upsert_user(
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    """A user by primary key."""
+    return await session.get(User, user_id)
+
+
+async def load_person(session: AsyncSession, channel: str, external_id: str) -> Person | None:
+    """The person with their conversation, open case and whether messages wait for them: one query."""
+    pending = exists().where(Message.user_id == User.id, Message.direction == "out", Message.delivered_at.is_(None))
+    row = (
+        await session.execute(
+            select(
+                User.id,
+                Conversation.id,
+                User.lang,
+                User.region,
+                User.role,
+                User.school,
+                User.grade,
+                Conversation.handoff_case_id,
+                Case.id,
+                Case.level,
+                pending,
+            )
+            .join(Conversation, Conversation.user_id == User.id)
+            .outerjoin(Case, and_(Case.user_id == User.id, Case.status.in_(_OPEN_STATUSES)))
+            .where(User.channel == channel, User.external_id == external_id)
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else Person(*row)
+
+
+async def create_person(
     session: AsyncSession,
     *,
     channel: str,
@@ -26,12 +81,12 @@ async def upsert_user(
     default_lang: str,
     default_region: str,
     now: datetime,
-) -> User:
-    """The user, created on first contact; profile fields the channel knows overwrite stored ones, except the
-    language, which the person changes in the conversation (a page's language only seeds a new user)."""
-    user = await find_user(session, channel, external_id)
-    if user is None:
-        user = User(
+) -> Person:
+    """Create the user and their conversation on first contact (or read them, if another writer was first)."""
+    dialect = session.get_bind().dialect.name
+    user_id = await session.scalar(
+        insert_ignoring_conflicts(dialect, User)
+        .values(
             channel=channel,
             external_id=external_id,
             role=profile.role or "student",
@@ -42,37 +97,20 @@ async def upsert_user(
             consent=False,
             created_at=now,
         )
-        try:
-            # Two first messages of one person can race; the loser reads the winner's row.
-            async with session.begin_nested():
-                session.add(user)
-        except IntegrityError:
-            found = await find_user(session, channel, external_id)
-            if found is None:
-                raise
-            user = found
-    for name in ("region", "role", "school", "grade"):
-        value = getattr(profile, name)
-        if value is not None and getattr(user, name) != value:
-            setattr(user, name, value)
-    return user
+        .returning(User.id)
+    )
+    if user_id is not None:
+        await session.execute(
+            insert_ignoring_conflicts(dialect, Conversation).values(
+                user_id=user_id, started_at=now, last_message_at=now
+            )
+        )
+    person = await load_person(session, channel, external_id)
+    if person is None:
+        raise RuntimeError(f"user {channel}/{external_id[:8]}… vanished while being created")
+    return person
 
 
-async def conversation_of(session: AsyncSession, user: User, now: datetime) -> Conversation:
-    """The person's conversation, created on first contact."""
-    conversation = await session.scalar(select(Conversation).where(Conversation.user_id == user.id))
-    if conversation is None:
-        conversation = Conversation(user_id=user.id, started_at=now, last_message_at=now)
-        try:
-            async with session.begin_nested():
-                session.add(conversation)
-        except IntegrityError:
-            conversation = await session.scalar(select(Conversation).where(Conversation.user_id == user.id))
-            if conversation is None:
-                raise
-    return conversation
-
-
-async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
-    """A user by primary key."""
-    return await session.get(User, user_id)
+async def update_user(session: AsyncSession, user_id: int, **values: object) -> None:
+    """Change stored profile fields (language, region, role, school, grade)."""
+    await session.execute(update(User).where(User.id == user_id).values(**values))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-12-01 13:45:54.531348
+Create Date: 2026-12-01 14:03:44.137563
 """
 
 import sqlalchemy as sa
@@ -89,18 +89,16 @@ def upgrade() -> None:
         sa.Column("sender", sa.String(length=16), nullable=False),
         sa.Column("staff_id", sa.Integer(), nullable=True),
         sa.Column("external_id", sa.String(length=160), nullable=True),
-        sa.Column("in_reply_to", sa.Integer(), nullable=True),
         sa.Column("text_enc", sa.LargeBinary(), nullable=False),
         sa.Column("buttons", sa.Text(), nullable=True),
+        sa.Column("level", sa.String(length=8), nullable=True),
+        sa.Column("categories", sa.String(length=200), nullable=True),
+        sa.Column("cues_enc", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
-        ),
-        sa.ForeignKeyConstraint(
-            ["in_reply_to"],
-            ["messages.id"],
         ),
         sa.ForeignKeyConstraint(
             ["staff_id"],
@@ -160,19 +158,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_cases_user_status", ["user_id", "status"], unique=False)
 
     op.create_table(
-        "triage_results",
-        sa.Column("message_id", sa.Integer(), nullable=False),
-        sa.Column("level", sa.String(length=8), nullable=False),
-        sa.Column("categories", sa.String(length=200), nullable=False),
-        sa.Column("cues_enc", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["message_id"],
-            ["messages.id"],
-        ),
-        sa.PrimaryKeyConstraint("message_id"),
-    )
-    op.create_table(
         "case_events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
@@ -204,7 +189,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_events_case")
 
     op.drop_table("case_events")
-    op.drop_table("triage_results")
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_user_status")
         batch_op.drop_index("ix_cases_queue")
