@@ -32,6 +32,7 @@ from bot.settings import Settings
 from bot.store import cases as case_store
 from bot.store.crypto import TextCipher, development_key, keys_from_text
 from bot.store.database import Database, create_engine, default_url, ping, upgrade
+from bot.store.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
@@ -91,6 +92,7 @@ async def build_runtime(
         deliveries=Deliveries(),
         clock=clock or (lambda: datetime.now(UTC)),
         people=PersonCache(),
+        group_commit=GroupCommit(db),
     )
 
 
@@ -180,4 +182,5 @@ async def _watchdog(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_db(app: web.Application) -> None:
+    await app[RUNTIME_KEY].group_commit.close()
     await app[RUNTIME_KEY].db.close()

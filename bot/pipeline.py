@@ -91,6 +91,23 @@ class MessagePipeline:
         now = rt.clock()
         rt.metrics.messages.labels(inbound.channel).inc()
         assessment: Assessment | None = None
+        quick = self._quick_path(inbound, key, replies_delivered=replies_delivered, take_pending=take_pending)
+        if quick is not None:
+            person, assessment, item = quick
+            try:
+                stored = await rt.group_commit.store(item)
+            except SQLAlchemyError:
+                rt.people.forget(key)
+                return self._unstored(inbound, assessment)
+            if stored is not None:
+                rt.people.put(key, person, epoch)
+                rt.people.add_text(person.conversation_id, inbound.text)
+                rt.metrics.triage.labels(assessment.level.value).inc()
+                outcome = Outcome(stored[1], assessment, message_id=stored[0], user_id=person.user_id)
+                if self.after_commit is not None:
+                    self.after_commit(outcome)
+                return outcome
+            # A re-delivery: the full path below finds what was stored the first time.
         try:
             async with rt.db.transaction() as session:
                 person = await self._person(session, inbound, now)
@@ -120,6 +137,40 @@ class MessagePipeline:
         if self.after_commit is not None:
             self.after_commit(outcome)
         return outcome
+
+    def _quick_path(
+        self, inbound: InboundMessage, key: tuple[str, str], *, replies_delivered: bool, take_pending: bool
+    ) -> tuple[Person, Assessment, message_store.Exchange] | None:
+        """For the common message (a known person, no risk, no case, no counselor, nothing pending, no change
+        to their profile or language) the rows to store by group commit; None sends it down the full path."""
+        rt = self._rt
+        person = rt.people.get(key)
+        if person is None or person.handoff_case_id is not None or (take_pending and person.has_pending):
+            return None
+        if any((value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
+               for name in PROFILE_FIELDS):  # fmt: skip
+            return None
+        history = rt.people.history(person.conversation_id)
+        if history is None:
+            return None
+        assessment = rt.triage.assess(inbound.text, history=history)
+        if assessment.level is not Level.NONE:
+            return None
+        turn = rt.dialogue.understand(inbound.text)
+        if turn.new_lang is not None or turn.requests_counselor:
+            return None
+        item = message_store.exchange(
+            rt.cipher,
+            conversation_id=person.conversation_id,
+            user_id=person.user_id,
+            external_id=inbound.external_id,
+            text=inbound.text,
+            assessment=assessment,
+            replies=[self._render(turn.response, person.lang, person.region)],
+            now=rt.clock(),
+            delivered=replies_delivered,
+        )
+        return person, assessment, item
 
     async def _person(self, session: AsyncSession, inbound: InboundMessage, now: datetime) -> Person:
         """The person from the cache or the store, created on first contact; profile changes written through."""
@@ -179,15 +230,17 @@ class MessagePipeline:
 
         stored = await message_store.insert_exchange(
             session,
-            rt.cipher,
-            conversation_id=person.conversation_id,
-            user_id=person.user_id,
-            external_id=inbound.external_id,
-            text=inbound.text,
-            assessment=assessment,
-            replies=outgoing,
-            now=now,
-            delivered=replies_delivered,
+            message_store.exchange(
+                rt.cipher,
+                conversation_id=person.conversation_id,
+                user_id=person.user_id,
+                external_id=inbound.external_id,
+                text=inbound.text,
+                assessment=assessment,
+                replies=outgoing,
+                now=now,
+                delivered=replies_delivered,
+            ),
         )
         if stored is None:
             message_id, replies = await message_store.replies_for(

@@ -18,6 +18,7 @@ from bot.person_cache import PersonCache
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
 from bot.store.database import Database
+from bot.store.group_commit import GroupCommit
 
 
 @dataclass(slots=True)
@@ -37,6 +38,7 @@ class Runtime:
     deliveries: Deliveries
     clock: Callable[[], datetime]
     people: PersonCache
+    group_commit: GroupCommit
 
     def counselor_title(self, lang: str, staff_name: str) -> str:
         """How the person is told who joined: a role, or the name when the deployment allows it."""

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,8 +30,28 @@ REPLY_MARK = ">"  # replies to inbound message X are stored as X>0, X>1, …: ch
 MAX_REPLIES = 8
 
 
-async def insert_exchange(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """An inbound message with its triage and the replies to it, as rows ready for one INSERT."""
+
+    user_id: int
+    external_id: str
+    replies: Sequence[OutboundMessage]
+    rows: list[dict[str, Any]]
+
+    def result(self, ids: dict[tuple[int, str], int]) -> tuple[int, list[StoredOutbound]] | None:
+        """The message id and stored replies from the ids an INSERT returned; None when the message was there
+        before (a re-delivery: its row was skipped)."""
+        inbound = ids.get((self.user_id, self.external_id))
+        if inbound is None:
+            return None
+        return inbound, [
+            StoredOutbound(ids[(self.user_id, f"{self.external_id}{REPLY_MARK}{n}")], reply)
+            for n, reply in enumerate(self.replies)
+        ]
+
+
+def exchange(
     cipher: TextCipher,
     *,
     conversation_id: int,
@@ -41,12 +62,12 @@ async def insert_exchange(
     replies: Sequence[OutboundMessage],
     now: datetime,
     delivered: bool,
-) -> tuple[int, list[StoredOutbound]] | None:
-    """Store an inbound message with its triage and the replies to it in one statement. Returns the message id
-    and the stored replies, or None when the message was stored before (a re-delivery): nothing is written."""
+) -> Exchange:
+    """Encrypt and lay out the rows of one exchange."""
     if REPLY_MARK in external_id or len(replies) > MAX_REPLIES:
         raise ValueError("external id contains the reply mark, or too many replies")
     common = {"conversation_id": conversation_id, "user_id": user_id, "staff_id": None, "created_at": now}
+    cues = json.dumps(list(assessment.cues), ensure_ascii=False) if assessment.cues else None
     rows = [
         common
         | {
@@ -57,7 +78,7 @@ async def insert_exchange(
             "buttons": None,
             "level": assessment.level.value,
             "categories": ",".join(assessment.categories),
-            "cues_enc": cipher.encrypt(json.dumps(list(assessment.cues), ensure_ascii=False)),
+            "cues_enc": None if cues is None else cipher.encrypt(cues),
             "delivered_at": now,
         }
     ]
@@ -76,15 +97,25 @@ async def insert_exchange(
         }
         for number, reply in enumerate(replies)
     ]
-    dialect = session.get_bind().dialect.name
-    result = await session.execute(
-        insert_ignoring_conflicts(dialect, Message).values(rows).returning(Message.id, Message.external_id)
+    return Exchange(user_id, external_id, replies, rows)
+
+
+async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
+    """INSERT message rows in one statement, skipping any already stored; returns (user, external id) → id of
+    the rows inserted."""
+    table = Message.__table__
+    statement = insert_ignoring_conflicts(session.get_bind().dialect.name, table).returning(
+        table.c.id, table.c.user_id, table.c.external_id
     )
-    ids = {ext: row_id for row_id, ext in result.all()}
-    if external_id not in ids:
-        return None
-    stored = [StoredOutbound(ids[f"{external_id}{REPLY_MARK}{n}"], reply) for n, reply in enumerate(replies)]
-    return ids[external_id], stored
+    # Parameters as a list (not .values(rows)): the statement is compiled once and cached, and SQLAlchemy still
+    # sends the rows as one multi-row INSERT ("insertmanyvalues").
+    result = await session.execute(statement, rows)
+    return {(user_id, ext): row_id for row_id, user_id, ext in result.all()}
+
+
+async def insert_exchange(session: AsyncSession, item: Exchange) -> tuple[int, list[StoredOutbound]] | None:
+    """Store one exchange in the session's transaction (see ``Exchange.result``)."""
+    return item.result(await insert_rows(session, item.rows))
 
 
 async def replies_for(
