@@ -178,7 +178,7 @@ class MessagePipeline:
         key = (inbound.channel, inbound.user_external_id)
         person = rt.people.get(key) or await people.load_person(session, *key)
         if person is None:
-            return await people.create_person(
+            person, created = await people.create_person(
                 session,
                 channel=inbound.channel,
                 external_id=inbound.user_external_id,
@@ -187,6 +187,9 @@ class MessagePipeline:
                 default_region=rt.settings.default_region,
                 now=now,
             )
+            if created:
+                rt.people.set_history(person.conversation_id, [])  # a new person has said nothing before
+            return person
         changes = {
             name: value
             for name in PROFILE_FIELDS

@@ -81,34 +81,46 @@ async def create_person(
     default_lang: str,
     default_region: str,
     now: datetime,
-) -> Person:
-    """Create the user and their conversation on first contact (or read them, if another writer was first)."""
+) -> tuple[Person, bool]:
+    """Create the user and their conversation on first contact, or read them if another process was first;
+    True when created here."""
     dialect = session.get_bind().dialect.name
+    values = {
+        "role": profile.role or "student",
+        "lang": profile.lang or default_lang,
+        "region": profile.region or default_region,
+        "school": profile.school,
+        "grade": profile.grade,
+    }
     user_id = await session.scalar(
         insert_ignoring_conflicts(dialect, User)
-        .values(
-            channel=channel,
-            external_id=external_id,
-            role=profile.role or "student",
-            lang=profile.lang or default_lang,
-            region=profile.region or default_region,
-            school=profile.school,
-            grade=profile.grade,
-            consent=False,
-            created_at=now,
-        )
+        .values(channel=channel, external_id=external_id, consent=False, created_at=now, **values)
         .returning(User.id)
     )
     if user_id is not None:
-        await session.execute(
-            insert_ignoring_conflicts(dialect, Conversation).values(
-                user_id=user_id, started_at=now, last_message_at=now
-            )
+        conversation_id = await session.scalar(
+            insert_ignoring_conflicts(dialect, Conversation)
+            .values(user_id=user_id, started_at=now, last_message_at=now)
+            .returning(Conversation.id)
         )
+        if conversation_id is not None:
+            return Person(
+                user_id,
+                conversation_id,
+                lang=profile.lang or default_lang,
+                region=profile.region or default_region,
+                role=profile.role or "student",
+                school=profile.school,
+                grade=profile.grade,
+                handoff_case_id=None,
+                open_case_id=None,
+                open_case_level=None,
+                has_pending=False,
+            ), True
     person = await load_person(session, channel, external_id)
     if person is None:
         raise RuntimeError(f"user {channel}/{external_id[:8]}… vanished while being created")
-    return person
+    return person, False
 
 
 async def update_user(session: AsyncSession, user_id: int, **values: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
@@ -50,6 +51,9 @@ class TriageEngine:
         self._lexicon = lexicon
         self._to_simplified = to_simplified
         self._matcher = CueMatcher(lexicon.entries, _trigger_entries(lexicon))
+        # A conversation's earlier messages are read again with every new one; the reading of a text never
+        # changes, so recent readings are kept (a pure cache, bounded).
+        self._history_read = functools.lru_cache(maxsize=8192)(self._read)
         # For each role, the rules it can start: only roles of a rule's groups without everyday words (the
         # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
@@ -93,7 +97,8 @@ class TriageEngine:
                 third_party_markers.append(match)
             elif role not in _CONTEXT_ROLES:
                 risk.append(match)
-        if not risk and not history:
+        # A message with no cue at all is not made risky by its history: history only completes cues it has.
+        if not risk and (not history or not reading.matches):
             return _QUESTION_ONLY if "info" in roles else _NOTHING
 
         floor = Level.NONE
@@ -111,7 +116,7 @@ class TriageEngine:
             if match.entry.level is not Level.NONE and match.entry.category is not None:
                 found.add(match.entry.level, match.entry.category, [match])
                 explanation.append(f"cue {match.term!r} ({match.entry.id}) → {match.entry.level}")
-        self._apply_rules(risk, [self._read(message) for message in history[-HISTORY_LIMIT:]], found)
+        self._apply_rules(risk, [self._history_read(message) for message in history[-HISTORY_LIMIT:]], found)
         levels, categories, contributing = found.levels, found.categories, found.contributing
 
         level = Level.highest(levels)
