@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from sqlalchemy import func, select, text
@@ -216,3 +217,60 @@ async def test_chat_page_and_hotline_page_are_served(service: Service) -> None:
     assert "0771-2628005" in await hotlines.text()
     bad = await service.client.get("/api/v1/hotlines?region=nowhere")
     assert bad.status == 422
+
+
+async def test_many_people_at_once_are_all_stored_once(service: Service) -> None:
+    sessions = [new_session() for _ in range(20)]
+    for session_id in sessions:
+        await service.say(session_id, "你好")  # known people take the group-commit path from now on
+
+    async def talk(session_id: str) -> None:
+        for number in range(5):
+            await service.say(session_id, f"今天第{number}节课", message_id=f"{session_id[:8]}-{number}")
+
+    await asyncio.gather(*(talk(s) for s in sessions))
+    async with service.runtime.db.reading() as session:
+        inbound = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+        replies = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "out"))
+    assert inbound == 20 + 100
+    assert replies == 20 + 100
+
+
+async def test_duplicate_of_an_ordinary_message_returns_the_first_replies(service: Service) -> None:
+    session_id = new_session()
+    await service.say(session_id, "你好")
+    first = await service.say(session_id, "菜单", message_id="menu-1")
+    again = await service.say(session_id, "菜单", message_id="menu-1")
+    assert again == first
+    async with service.runtime.db.reading() as session:
+        inbound = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+    assert inbound == 2
+
+
+async def test_history_in_the_conversation_raises_a_later_message(service: Service) -> None:
+    session_id = new_session()
+    await service.say(session_id, "我真的不想活了")
+    await service.say(session_id, "你好")
+    later = await service.say(session_id, "药都准备好了")
+    assert "110" in later["replies"][0]["text"]
+    admin = await service.staff("boss", "admin")
+    cases = (await service.api("GET", "/api/v1/cases", admin))[1]["cases"]
+    assert [c["level"] for c in cases] == ["red"]
+
+
+async def test_ordinary_message_during_an_outage_is_answered_and_kept(service: Service) -> None:
+    session_id = new_session()
+    await service.say(session_id, "你好")
+    async with service.runtime.db.transaction() as session:
+        await session.execute(text("ALTER TABLE messages RENAME TO messages_away"))
+    body = await service.say(session_id, "菜单", message_id="during-outage")
+    assert body["replies"][0]["buttons"]
+    assert service.pipeline.unsaved == 1
+    async with service.runtime.db.transaction() as session:
+        await session.execute(text("ALTER TABLE messages_away RENAME TO messages"))
+    assert await service.pipeline.retry_unsaved() == 1
+    again = await service.say(session_id, "菜单", message_id="during-outage")
+    assert again["replies"][0]["buttons"]
+    async with service.runtime.db.reading() as session:
+        inbound = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "in"))
+    assert inbound == 2
