@@ -69,7 +69,7 @@ class Casework:
             assert user is not None
             await audit(session, staff.id, "case.view", rt.clock(), case_id=case.id)
             lines = await message_store.transcript(session, rt.cipher, case.conversation_id)
-            events = await case_store.events_of(session, rt.cipher, case.id)
+            events = await case_store.events_of(session, rt.cipher, case)
         return {
             "case": case_summary(case),
             "person": {

@@ -176,8 +176,10 @@ class MessagePipeline:
         """The person from the cache or the store, created on first contact; profile changes written through."""
         rt = self._rt
         key = (inbound.channel, inbound.user_external_id)
-        person = rt.people.get(key) or await people.load_person(session, *key)
+        person = rt.people.get(key)
         if person is None:
+            # Insert first: on the web most unknown people are new sessions, so this saves a lookup for them;
+            # for someone already stored the insert is skipped and they are read instead.
             person, created = await people.create_person(
                 session,
                 channel=inbound.channel,
@@ -257,7 +259,7 @@ class MessagePipeline:
             person.lang = turn.new_lang
         case = await self._update_case(work, message_id, assessment)
         if turn is not None and turn.requests_counselor and case is None:
-            await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id, "requested")
+            await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
         if held and person.handoff_case_id is not None:
             await case_store.add_event(
                 session, rt.cipher, person.handoff_case_id, "message", now, message_id=message_id
@@ -281,7 +283,7 @@ class MessagePipeline:
         if action is CaseAction.NONE:
             return None
         if action is CaseAction.OPEN:
-            return await self._open_case(work, assessment.level, assessment.categories, message_id, "opened")
+            return await self._open_case(work, assessment.level, assessment.categories, message_id)
         existing = await session.get(Case, person.open_case_id)
         if existing is None:
             raise RuntimeError(f"open case {person.open_case_id} is missing")
@@ -300,9 +302,7 @@ class MessagePipeline:
             work.events.append(("case.message", case_summary(existing)))
         return existing
 
-    async def _open_case(
-        self, work: _Txn, level: Level, categories: tuple[str, ...], message_id: int, event: str
-    ) -> Case:
+    async def _open_case(self, work: _Txn, level: Level, categories: tuple[str, ...], message_id: int) -> Case:
         rt, person, now = self._rt, work.person, work.now
         district = district_of(person.region)
         case = Case(
@@ -316,13 +316,16 @@ class MessagePipeline:
             district=district,
             region=person.region,
             trigger_message_id=message_id,
+            assignee_id=None,
             opened_at=now,
             claim_deadline=rt.sla.claim_deadline(level, now, rt.settings.timezone),
+            claimed_at=None,
+            closed_at=None,
+            outcome=None,
             escalations=0,
         )
-        work.session.add(case)
-        await work.session.flush()
-        await case_store.add_event(work.session, rt.cipher, case.id, event, now, message_id=message_id)
+        # The case row is its own "opened" event (``case_store.events_of`` shows it first); one statement.
+        case.id = await case_store.insert_case(work.session, case)
         person.open_case_id, person.open_case_level = case.id, case.level
         work.events.append(("case.opened", case_summary(case)))
         return case

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import StaffScope, Status, Tier
@@ -45,6 +45,15 @@ async def add_event(
             at=now,
         )
     )
+
+
+async def insert_case(session: AsyncSession, case: Case) -> int:
+    """Insert a new case (given as an unsaved ``Case``) with one Core statement; returns its id."""
+    table = Case.__table__
+    values = {column.key: getattr(case, column.key) for column in table.columns if column.key != "id"}
+    case_id = await session.scalar(insert(table).values(**values).returning(table.c.id))
+    assert case_id is not None
+    return int(case_id)
 
 
 def scope_filter(scope: StaffScope) -> ColumnElement[bool]:
@@ -99,10 +108,17 @@ async def overdue(session: AsyncSession, now: datetime) -> list[Case]:
     return list(rows)
 
 
-async def events_of(session: AsyncSession, cipher: TextCipher, case_id: int) -> list[dict[str, object]]:
-    """A case's timeline, oldest first, with details decrypted."""
-    rows = await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id))
-    return [
+async def events_of(session: AsyncSession, cipher: TextCipher, case: Case) -> list[dict[str, object]]:
+    """A case's timeline, oldest first, with details decrypted; its opening (the case row) comes first."""
+    rows = await session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    opened: dict[str, object] = {
+        "kind": "requested" if case.categories == "request" else "opened",
+        "at": case.opened_at.isoformat(),
+        "staff_id": None,
+        "message_id": case.trigger_message_id,
+        "detail": None,
+    }
+    return [opened] + [
         {
             "kind": e.kind,
             "at": e.at.isoformat(),
