@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import StaffScope, Status, Tier
@@ -49,7 +50,7 @@ async def add_event(
 
 async def insert_case(session: AsyncSession, case: Case) -> int:
     """Insert a new case (given as an unsaved ``Case``) with one Core statement; returns its id."""
-    table = Case.__table__
+    table = cast(Table, Case.__table__)
     values = {column.key: getattr(case, column.key) for column in table.columns if column.key != "id"}
     case_id = await session.scalar(insert(table).values(**values).returning(table.c.id))
     assert case_id is not None
