@@ -1,0 +1,78 @@
+"""The chat page in a real headless browser: the person's side of the web chat."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.service.conftest import Service
+
+RED = "我不想活了，药都准备好了，今晚就吃"
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def open_chat(service: Service, browser: Browser, query: str = "") -> Page:
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
+    await page.goto(str(service.client.make_url("/" + query)))
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    return page
+
+
+async def send(page: Page, text: str) -> None:
+    await page.fill("#input", text)
+    await page.click("#send")
+
+
+async def test_greeting_red_message_and_hotline_always_visible(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await expect(page.locator(".msg.bot").first).to_contain_text("心桥")
+    hotline = page.locator("#hotline")
+    await expect(hotline).to_be_visible()
+    await expect(hotline).to_contain_text("12356")
+    await send(page, RED)
+    await expect(page.locator(".msg.user").last).to_contain_text("不想活")
+    await expect(page.locator(".msg.bot").last).to_contain_text("12356")
+    for _ in range(15):  # a long conversation scrolls the log, never the hotline banner
+        await send(page, "嗯")
+    await expect(hotline).to_be_in_viewport()
+    admin = await service.staff("boss", "admin")
+    cases = (await service.api("GET", "/api/v1/cases", admin))[1]["cases"]
+    assert [c["level"] for c in cases] == ["red"]
+
+
+async def test_buttons_and_the_english_switch(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await page.locator(".choices button", has_text="热线电话").first.click()
+    await expect(page.locator(".msg.bot").last).to_contain_text("12356")
+    await page.click("#lang-toggle")
+    await expect(page.locator("#send")).to_have_text("Send")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.locator(".msg.bot").last).to_contain_text("English")
+
+
+async def test_counselor_reply_appears_live_with_its_label(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser, "?region=450100")
+    await send(page, RED)
+    await expect(page.locator(".msg.bot").last).to_contain_text("0771")
+    token = await service.staff("li")
+    case_id = (await service.api("GET", "/api/v1/cases", token))[1]["cases"][0]["id"]
+    assert (await service.api("POST", f"/api/v1/cases/{case_id}/claim", token))[0] == 200
+    await expect(page.locator(".msg.system").last).to_contain_text("学校心理老师")
+    await service.api("POST", f"/api/v1/cases/{case_id}/reply", token, {"text": "我在，你现在在哪里？"})
+    counselor = page.locator(".msg.counselor").last
+    await expect(counselor).to_contain_text("我在，你现在在哪里？")
+    await expect(counselor.locator(".who")).to_have_text("心理老师")
+
+
+async def test_markup_in_messages_is_shown_as_text(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await send(page, "<img src=x onerror=\"document.title='pwned'\">")
+    await expect(page.locator(".msg.user").last).to_contain_text("<img src=x")
+    assert await page.title() != "pwned"
+    assert await page.locator(".log img").count() == 0
+
+
+async def test_overlong_message_cannot_be_typed_past_the_limit(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await page.fill("#input", "好" * 5000)
+    assert len(await page.input_value("#input")) == 4096
