@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.content_loader import load_hotlines, load_safety_replies, load_triage
 from bot.core.content_error import ContentError
+from bot.core.library import AUDIENCES
 from bot.core.safety_replies import format_hotlines
 from bot.settings import LANGUAGES, Settings, SettingsError, is_region_code
 
@@ -30,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="interactive triage demo: type a message, see level, cues and reply")
     demo.add_argument("--lang", choices=LANGUAGES, help="reply language")
     demo.add_argument("--region", help="the person's region code, for local hotlines")
+    ask = commands.add_parser("ask", help="rank approved articles for a free question (JSON, best first)")
+    ask.add_argument("question")
+    ask.add_argument("--lang", choices=LANGUAGES, help="only articles in this language")
+    ask.add_argument("--audience", choices=AUDIENCES, help="only articles for this audience")
+
+    content = commands.add_parser("content", help="content library")
+    content_commands = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
+    content_commands.add_parser("check", help="validate every content and dialogue file and list coverage")
+
     serve = commands.add_parser("serve", help="run the service: web chat, counselor API, watchdog (HOST/PORT)")
     serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: PORT or 8080)")
@@ -53,19 +63,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``xinqiao`` console script."""
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
-        if args.command == "triage":
-            return _triage(settings, explain=args.explain)
-        if args.command == "hotlines":
-            return _hotlines(settings, region=args.region, lang=args.lang or settings.default_lang)
-        if args.command in {"serve", "db", "staff"}:
-            from bot import service_commands
-
-            return service_commands.run(settings, args)
-        return _demo(settings, lang=args.lang or settings.default_lang, region=args.region or settings.default_region)
+        return _run(Settings.from_env(), args)
     except (SettingsError, ContentError) as exc:
         print(f"xinqiao: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command in {"serve", "db", "staff"}:
+        from bot import service_commands
+
+        return service_commands.run(settings, args)
+    commands: dict[str, Callable[[], int]] = {
+        "triage": lambda: _triage(settings, explain=args.explain),
+        "hotlines": lambda: _hotlines(settings, region=args.region, lang=args.lang or settings.default_lang),
+        "ask": lambda: _ask(settings, args.question, lang=args.lang, audience=args.audience),
+        "content": lambda: _content_check(settings),
+        "demo": lambda: _demo(
+            settings, lang=args.lang or settings.default_lang, region=args.region or settings.default_region
+        ),
+    }
+    return commands[args.command]()
 
 
 def _triage(settings: Settings, *, explain: bool) -> int:
@@ -84,6 +102,57 @@ def _triage(settings: Settings, *, explain: bool) -> int:
         out.write(json.dumps(assessment.as_contract(explain=explain), ensure_ascii=False) + "\n")
         # Flushed per line so a caller can talk to the command line by line through a pipe.
         out.flush()
+    return 0
+
+
+def _ask(settings: Settings, question: str, *, lang: str | None, audience: str | None) -> int:
+    from bot.content_loader import article_index
+
+    if not question.strip():
+        print("xinqiao ask: the question is empty", file=sys.stderr)
+        return EXIT_USAGE
+    hits = article_index(settings.content_dir).search(question, lang=lang, audience=audience, limit=5)
+    results = [
+        {
+            "id": hit.article.id,
+            "title": hit.article.title,
+            "topics": list(hit.article.topics),
+            "audience": list(hit.article.audience),
+            "lang": hit.article.lang,
+            "score": round(hit.score, 4),
+        }
+        for hit in hits
+    ]
+    print(json.dumps({"results": results}, ensure_ascii=False))
+    return 0
+
+
+def _content_check(settings: Settings) -> int:
+    from bot.content_loader import load_dialogues, load_library, load_topics
+    from bot.core.library import AUDIENCES as ALL_AUDIENCES
+    from bot.core.library import TOPICS
+
+    load_triage(settings.content_dir / "risk")
+    load_hotlines(settings.content_dir)
+    load_safety_replies(settings.content_dir)
+    load_dialogues(settings.dialogues_dir)
+    load_topics(settings.content_dir)
+    library = load_library(settings.content_dir)
+    drafts = len(library.articles) - len(library.served)
+    coverage = library.coverage()
+    counts = {lang: sum(1 for a in library.served if a.lang == lang) for lang in coverage}
+    print(f"content is valid: {len(library.served)} approved articles ({counts['zh']} zh, {counts['en']} en), "
+          f"{drafts} drafts not served")  # fmt: skip
+    print(f"{'code':<26}{'zh':>5}{'en':>5}")
+    gaps = []
+    for kind, codes in (("topic", TOPICS), ("audience", ALL_AUDIENCES)):
+        for code in codes:
+            zh, en = (coverage[lang].get(f"{kind}:{code}", 0) for lang in ("zh", "en"))
+            print(f"{kind + ':' + code:<26}{zh:>5}{en:>5}")
+            if zh == 0:
+                gaps.append(f"{kind} {code} has no approved zh article")
+    for gap in gaps:
+        print(f"gap: {gap}")
     return 0
 
 

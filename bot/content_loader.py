@@ -9,7 +9,10 @@ import opencc
 
 from bot.core.content_error import ContentError
 from bot.core.hotlines import HotlineDirectory, parse_hotlines
+from bot.core.library import LANGS as ARTICLE_LANGS
+from bot.core.library import Library, Topic, build_library, parse_article, parse_topics, split_front_matter
 from bot.core.menu_dialogue import MenuDialogue, parse_dialogues
+from bot.core.retrieval import ArticleIndex
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.triage.engine import TriageEngine
 from bot.core.triage.lexicon import (
@@ -19,7 +22,7 @@ from bot.core.triage.lexicon import (
     parse_rules_document,
 )
 from bot.core.triage.normalize import normalize
-from bot.yaml_source import load_yaml
+from bot.yaml_source import load_yaml, parse_yaml, read_text
 
 LEXICON_LANGS = ("zh", "en")
 
@@ -82,3 +85,36 @@ def load_dialogues(dialogues_dir: Path) -> MenuDialogue:
 
     domain, nlu, rules = ((str(path), load_yaml(path)) for path in paths)
     return parse_dialogues(domain, nlu, rules, fold)
+
+
+def load_library(content_dir: Path) -> Library:
+    """Every article under ``content/articles/{zh,en}/*.md``, validated; errors name the file and field."""
+    root = content_dir / "articles"
+    articles = []
+    for lang in ARTICLE_LANGS:
+        for path in sorted((root / lang).glob("*.md")):
+            front, body = split_front_matter(str(path), read_text(path))
+            # Front matter starts on the file's second line (after the opening ---).
+            document = parse_yaml(str(path), front, first_line=2)
+            articles.append(parse_article(str(path), document, body, file_stem=path.stem, folder_lang=lang))
+    return build_library(articles)
+
+
+def load_topics(content_dir: Path) -> dict[str, Topic]:
+    """Topic labels and search keywords from ``content/articles/topics.yml``."""
+    path = content_dir / "articles" / "topics.yml"
+    return parse_topics(str(path), load_yaml(path))
+
+
+def fold_for_search(text: str, _convert: list[Callable[[str], str]] = []) -> str:  # noqa: B006 - a cache
+    """Traditional → Simplified and case folding, as questions and articles are compared."""
+    if not _convert:
+        _convert.append(simplified_converter())
+    return _convert[0](text).casefold()
+
+
+def article_index(content_dir: Path) -> ArticleIndex:
+    """The search index over the approved articles, with topic keywords."""
+    return ArticleIndex(
+        load_library(content_dir), {c: t.keywords for c, t in load_topics(content_dir).items()}, fold_for_search
+    )

@@ -56,21 +56,32 @@ _LocatingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 _LocatingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one UTF-8 YAML file; syntax and encoding errors become a ContentError naming file and line."""
+def read_text(path: Path) -> str:
+    """A UTF-8 text file; a bad encoding or an unreadable file becomes a ContentError naming the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ContentError(str(path), None, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
         raise ContentError(str(path), None, f"cannot read: {exc.strerror}") from exc
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one UTF-8 YAML file; syntax and encoding errors become a ContentError naming file and line."""
+    return parse_yaml(str(path), read_text(path))
+
+
+def parse_yaml(source: str, text: str, first_line: int = 1) -> Any:
+    """Parse YAML text from ``source`` whose first line is ``first_line`` of that file."""
+    path = source
+    offset = first_line - 1
     try:
         return yaml.load(text, Loader=_LocatingLoader)  # noqa: S506 - a SafeLoader subclass
     except ContentError as exc:
-        raise ContentError(str(path), exc.line, exc.message) from exc
+        raise ContentError(path, None if exc.line is None else exc.line + offset, exc.message) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ContentError(str(path), line, f"YAML syntax: {exc.problem}") from exc
+        line = mark.line + 1 + offset if mark is not None else None
+        raise ContentError(path, line, f"YAML syntax: {exc.problem}") from exc
     except yaml.YAMLError as exc:
-        raise ContentError(str(path), None, f"YAML: {exc}") from exc
+        raise ContentError(path, None, f"YAML: {exc}") from exc

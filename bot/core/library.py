@@ -1,0 +1,218 @@
+"""The psychoeducation library: articles with their front matter, validated; only approved ones are served."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.core.content_error import ContentError
+
+LANGS = ("zh", "en")
+AUDIENCES = ("student_primary", "student_junior", "student_senior", "parent", "teacher")
+TOPICS = (
+    "emotions", "stress", "exam_anxiety", "sleep", "internet_use", "bullying", "friendship", "parent_child",
+    "adolescence", "self_esteem", "grief", "life_education", "career", "school_adjustment", "left_behind",
+    "family_education", "warning_signs", "self_harm", "depression", "anxiety", "seeking_help", "online_safety",
+    "abuse",
+)  # fmt: skip
+REVIEW_STATUSES = ("draft", "approved")
+MIN_BODY, MAX_BODY = 300, 900
+MAX_SUMMARY = {"zh": 80, "en": 200}
+ID_PATTERN = re.compile(r"^(zh|en)-[a-z0-9]+(?:-[a-z0-9]+)*$")
+FIELDS = ("id", "title", "lang", "audience", "topics", "summary", "sources", "review")
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """Who reviewed an article, when, and with what result."""
+
+    status: str
+    reviewer: str
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One piece of the library."""
+
+    id: str
+    title: str
+    lang: str
+    audience: tuple[str, ...]
+    topics: tuple[str, ...]
+    summary: str
+    sources: tuple[str, ...]
+    review: Review
+    body: str
+    source: str = field(default="", compare=False)
+
+    @property
+    def approved(self) -> bool:
+        """Only approved articles are served."""
+        return self.review.status == "approved"
+
+    def parts(self, size: int = 220) -> list[str]:
+        """The body in chat-sized parts, split at paragraph ends (a paragraph longer than ``size`` stays whole)."""
+        parts: list[str] = []
+        current = ""
+        for paragraph in (p.strip() for p in self.body.split("\n\n")):
+            if not paragraph:
+                continue
+            if current and len(current) + len(paragraph) + 2 > size:
+                parts.append(current)
+                current = paragraph
+            else:
+                current = f"{current}\n\n{paragraph}" if current else paragraph
+        if current:
+            parts.append(current)
+        return parts
+
+
+@dataclass(frozen=True, slots=True)
+class Library:
+    """All articles, by id; ``served`` holds the approved ones."""
+
+    articles: Mapping[str, Article]
+
+    @property
+    def served(self) -> list[Article]:
+        """Approved articles, in id order."""
+        return [a for a in self.articles.values() if a.approved]
+
+    def get(self, article_id: str) -> Article | None:
+        """An approved article by id (drafts are never served)."""
+        article = self.articles.get(article_id)
+        return article if article is not None and article.approved else None
+
+    def coverage(self) -> dict[str, dict[str, int]]:
+        """Approved articles per language, per topic and per audience (topic/audience keys prefixed)."""
+        table: dict[str, dict[str, int]] = {lang: {} for lang in LANGS}
+        for article in self.served:
+            counts = table[article.lang]
+            for code in [f"topic:{t}" for t in article.topics] + [f"audience:{a}" for a in article.audience]:
+                counts[code] = counts.get(code, 0) + 1
+        return table
+
+
+def split_front_matter(source: str, text: str) -> tuple[str, str]:
+    """The YAML front matter and the body of a Markdown article."""
+    if not text.startswith("---"):
+        raise ContentError(source, 1, "an article starts with a `---` line, then YAML front matter, then `---`")
+    parts = text.split("\n---", 1)
+    if len(parts) != 2:
+        raise ContentError(source, 1, "front matter is not closed by a `---` line")
+    front = parts[0][3:]
+    body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
+    return front, body.strip()
+
+
+def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_lang: str) -> Article:
+    """Validate one article's front matter and body; errors name the file and the field."""
+    if not isinstance(front, Mapping):
+        raise ContentError(source, 1, "front matter must be a YAML mapping")
+    missing = [name for name in FIELDS if name not in front]
+    if missing:
+        raise ContentError(source, 1, f"missing fields: {', '.join(missing)}")
+    unknown = sorted(set(front) - set(FIELDS))
+    if unknown:
+        raise ContentError(source, 1, f"unknown fields: {', '.join(unknown)}")
+    article_id = _text(source, front, "id")
+    if not ID_PATTERN.match(article_id) or article_id != file_stem:
+        raise ContentError(source, 1, f"id: {article_id!r} must be like zh-topic-words and equal the file name")
+    lang = _text(source, front, "lang")
+    if lang not in LANGS or lang != folder_lang or not article_id.startswith(f"{lang}-"):
+        raise ContentError(source, 1, f"lang: {lang!r} must be zh or en, match the folder and start the id")
+    audience = _codes(source, front, "audience", AUDIENCES)
+    topics = _codes(source, front, "topics", TOPICS)
+    summary = _text(source, front, "summary")
+    if len(summary) > MAX_SUMMARY[lang]:
+        raise ContentError(source, 1, f"summary: {len(summary)} characters, at most {MAX_SUMMARY[lang]}")
+    sources = front["sources"]
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
+        raise ContentError(source, 1, "sources: a list of the public guidance the article rests on")
+    review = _review(source, front["review"])
+    if not MIN_BODY <= len(body) <= MAX_BODY:
+        raise ContentError(source, None, f"body: {len(body)} characters, must be {MIN_BODY}-{MAX_BODY}")
+    return Article(
+        article_id, _text(source, front, "title"), lang, audience, topics, summary, tuple(sources), review, body, source
+    )
+
+
+def build_library(articles: Iterable[Article]) -> Library:
+    """Index articles by id; a repeated id is an error."""
+    by_id: dict[str, Article] = {}
+    for article in articles:
+        if article.id in by_id:
+            raise ContentError(article.source, 1, f"id {article.id} is also used by {by_id[article.id].source}")
+        by_id[article.id] = article
+    return Library(dict(sorted(by_id.items())))
+
+
+def _text(source: str, front: Mapping[str, Any], name: str) -> str:
+    value = front.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ContentError(source, 1, f"{name}: must be non-empty text")
+    return value.strip()
+
+
+def _codes(source: str, front: Mapping[str, Any], name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    value = front.get(name)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ContentError(source, 1, f"{name}: one or more of {', '.join(allowed)}")
+    wrong = [v for v in value if v not in allowed]
+    if wrong:
+        raise ContentError(source, 1, f"{name}: unknown codes {', '.join(map(str, wrong))}")
+    return tuple(value)
+
+
+def _review(source: str, raw: Any) -> Review:
+    if not isinstance(raw, Mapping) or raw.get("status") not in REVIEW_STATUSES:
+        raise ContentError(source, 1, "review: needs status (draft or approved), reviewer and date")
+    reviewer = raw.get("reviewer")
+    when = raw.get("date")
+    if not isinstance(reviewer, str) or not reviewer.strip():
+        raise ContentError(source, 1, "review.reviewer: who reviewed it")
+    if isinstance(when, str):
+        try:
+            when = date.fromisoformat(when)
+        except ValueError:
+            when = None
+    if not isinstance(when, date):
+        raise ContentError(source, 1, "review.date: a date such as 2026-12-01")
+    return Review(str(raw["status"]), reviewer.strip(), when)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A topic code's button labels and search keywords."""
+
+    code: str
+    label: Mapping[str, str]
+    keywords: tuple[str, ...]
+
+
+def parse_topics(source: str, document: Any) -> dict[str, Topic]:
+    """Validate ``content/articles/topics.yml``: every topic code once, with zh and en labels."""
+    raw = document.get("topics") if isinstance(document, Mapping) else None
+    if not isinstance(raw, Mapping):
+        raise ContentError(source, 1, "expected `topics:` mapping each topic code to its labels and keywords")
+    missing = [code for code in TOPICS if code not in raw]
+    unknown = [code for code in raw if code not in TOPICS]
+    if missing or unknown:
+        raise ContentError(source, 1, f"topics: missing {missing or 'none'}, unknown {unknown or 'none'}")
+    topics = {}
+    for code in TOPICS:
+        entry = raw[code]
+        line = getattr(entry, "line", None)
+        if not isinstance(entry, Mapping) or not all(isinstance(entry.get(lang), str) for lang in LANGS):
+            raise ContentError(source, line, f"{code}: needs zh and en labels")
+        keywords = entry.get("keywords", [])
+        if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+            raise ContentError(source, line, f"{code}: keywords must be a list of words")
+        topics[code] = Topic(code, {lang: entry[lang] for lang in LANGS}, tuple(keywords))
+    return topics

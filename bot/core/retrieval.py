@@ -1,0 +1,101 @@
+"""Ranking approved articles for a free question: Okapi BM25 over Chinese character unigrams and bigrams and
+Latin words, with title, summary and topic keywords weighted above the body."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.core.library import Article, Library
+
+_HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
+_WORD = re.compile(r"[a-z0-9]+")
+# Words that carry no topic in a question; everything else counts.
+_STOP = frozenset((
+    "的", "了", "吗", "呢", "吧", "啊", "我", "你", "他", "她", "它", "是", "在", "有", "和", "就", "都", "也", "要",
+    "会", "能", "怎么", "怎么办", "什么", "如何", "可以", "应该", "一个", "这个", "那个",
+    "the", "a", "an", "of", "to", "and", "or", "is", "are", "am", "be", "i", "my", "me", "you", "your", "it", "what",
+    "how", "do", "does", "can", "should", "with", "for", "on", "in", "at", "about",
+))  # fmt: skip
+K1, B = 1.4, 0.75
+FIELD_WEIGHTS = {"title": 3, "summary": 2, "topics": 2, "body": 1}
+
+
+def tokens(text: str) -> list[str]:
+    """Character unigrams and bigrams of Chinese runs, and Latin words (a plural -s dropped), minus stop words."""
+    found: list[str] = []
+    for run in _HAN_RUN.findall(text):
+        found.extend(ch for ch in run if ch not in _STOP)
+        found.extend(run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in _STOP)
+    for word in _WORD.findall(text):
+        if word in _STOP:
+            continue
+        found.append(word[:-1] if len(word) > 3 and word.endswith("s") else word)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An article and how well it answers the question."""
+
+    article: Article
+    score: float
+
+
+class ArticleIndex:
+    """BM25 index over the approved articles of a library."""
+
+    def __init__(
+        self, library: Library, topic_keywords: Mapping[str, Sequence[str]], fold: Callable[[str], str]
+    ) -> None:
+        self._fold = fold
+        self._articles = library.served
+        self._docs: list[Counter[str]] = []
+        for article in self._articles:
+            keywords = " ".join(word for topic in article.topics for word in topic_keywords.get(topic, ()))
+            weighted: Counter[str] = Counter()
+            for name, text in (
+                ("title", article.title),
+                ("summary", article.summary),
+                ("topics", keywords),
+                ("body", article.body),
+            ):
+                for token in tokens(fold(text)):
+                    weighted[token] += FIELD_WEIGHTS[name]
+            self._docs.append(weighted)
+        self._lengths = [sum(doc.values()) for doc in self._docs]
+        self._average = sum(self._lengths) / len(self._lengths) if self._lengths else 1.0
+        frequency: Counter[str] = Counter()
+        for doc in self._docs:
+            frequency.update(doc.keys())
+        count = len(self._docs)
+        self._idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
+
+    def search(
+        self, question: str, *, lang: str | None = None, audience: str | None = None, limit: int = 5
+    ) -> list[Hit]:
+        """The best ``limit`` approved articles for ``question``, filtered by language and audience."""
+        query = Counter(tokens(self._fold(question)))
+        if not query:
+            return []
+        hits = []
+        for index, article in enumerate(self._articles):
+            if (lang is not None and article.lang != lang) or (
+                audience is not None and audience not in article.audience
+            ):
+                continue
+            doc, length = self._docs[index], self._lengths[index]
+            score = 0.0
+            for token, repeats in query.items():
+                tf = doc.get(token)
+                if not tf:
+                    continue
+                norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / self._average))
+                score += self._idf[token] * norm * repeats
+            if score > 0:
+                hits.append(Hit(article, score))
+        hits.sort(key=lambda hit: (-hit.score, hit.article.id))
+        return hits[:limit]
