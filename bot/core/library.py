@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from bot.core.content_error import ContentError
+from bot.core.content_error import ContentError, line_of
 
 LANGS = ("zh", "en")
 AUDIENCES = ("student_primary", "student_junior", "student_senior", "parent", "teacher")
@@ -131,8 +131,13 @@ def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_
     if len(summary) > MAX_SUMMARY[lang]:
         raise ContentError(source, 1, f"summary: {len(summary)} characters, at most {MAX_SUMMARY[lang]}")
     sources = front["sources"]
-    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
+    if not isinstance(sources, list) or not sources:
         raise ContentError(source, 1, "sources: a list of the public guidance the article rests on")
+    for number, item in enumerate(sources, start=1):
+        if not isinstance(item, str) or not item.strip():
+            raise ContentError(
+                source, line_of(sources), f"sources: item {number} is not plain text (put it in quotes if it has ': ')"
+            )
     review = _review(source, front["review"])
     if not MIN_BODY <= len(body) <= MAX_BODY:
         raise ContentError(source, None, f"body: {len(body)} characters, must be {MIN_BODY}-{MAX_BODY}")
