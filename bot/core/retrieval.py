@@ -21,6 +21,7 @@ _STOP = frozenset((
     "how", "do", "does", "can", "should", "with", "for", "on", "in", "at", "about",
 ))  # fmt: skip
 K1, B = 1.4, 0.75
+AUDIENCE_PREFERENCE = 1.3  # an article for someone else must score this much better to rank first
 FIELD_WEIGHTS = {"title": 3, "summary": 2, "topics": 2, "body": 1}
 
 
@@ -75,17 +76,26 @@ class ArticleIndex:
         self._idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
 
     def search(
-        self, question: str, *, lang: str | None = None, audience: str | None = None, limit: int = 5
+        self,
+        question: str,
+        *,
+        lang: str | None = None,
+        audience: str | None = None,
+        strict_audience: bool = True,
+        limit: int = 5,
     ) -> list[Hit]:
-        """The best ``limit`` approved articles for ``question``, filtered by language and audience."""
+        """The best ``limit`` approved articles for ``question`` in ``lang``. With ``strict_audience`` only
+        articles for ``audience``; otherwise theirs rank higher but others still answer (chat: a teacher asking
+        how to teach life education is also served by a piece written for pupils)."""
         query = Counter(tokens(self._fold(question)))
         if not query:
             return []
         hits = []
         for index, article in enumerate(self._articles):
-            if (lang is not None and article.lang != lang) or (
-                audience is not None and audience not in article.audience
-            ):
+            if lang is not None and article.lang != lang:
+                continue
+            for_them = audience is None or audience in article.audience
+            if strict_audience and not for_them:
                 continue
             doc, length = self._docs[index], self._lengths[index]
             score = 0.0
@@ -96,6 +106,6 @@ class ArticleIndex:
                 norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / self._average))
                 score += self._idf[token] * norm * repeats
             if score > 0:
-                hits.append(Hit(article, score))
+                hits.append(Hit(article, score if for_them else score / AUDIENCE_PREFERENCE))
         hits.sort(key=lambda hit: (-hit.score, hit.article.id))
         return hits[:limit]
