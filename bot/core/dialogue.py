@@ -1,0 +1,420 @@
+"""The embedded dialogue engine over the Rasa-format ``dialogues/`` project: rules map an intent to responses
+and actions, the safety-plan form asks its slots in order, articles are delivered in parts. Pure: it returns
+replies, the new conversation state and the effects the caller must carry out (store a plan, open a request)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from bot.core.content_error import ContentError, line_of
+from bot.core.library import Article, Library, Topic
+from bot.core.menu_dialogue import LANGS, Response, _variations
+from bot.core.messages import Button, OutboundMessage
+from bot.core.retrieval import ArticleIndex
+from bot.core.understanding import Understanding
+
+FALLBACK = "utter_fallback"
+REQUIRED_RESPONSES = (
+    "utter_greet", "utter_menu", "utter_fallback", "utter_hotlines", "utter_counselor_requested",
+    "utter_counselor_joined", "utter_counselor_left", "utter_counselor_waiting", "utter_language_switched",
+    "utter_rate_limited", "utter_no_results", "utter_more_none",
+)  # fmt: skip
+STOP_FORM = frozenset({"menu", "deny", "goodbye", "talk_to_counselor", "hotlines"})
+CUSTOM_ACTIONS = frozenset({
+    "action_set_profile", "action_search_articles", "action_more", "action_subscribe", "action_unsubscribe",
+    "action_show_plan", "action_escalate",
+})  # fmt: skip
+_PRIMARY = re.compile(r"[一二三四五六]年级|grade\s*[1-6]\b|year\s*[1-6]\b", re.IGNORECASE)
+_JUNIOR = re.compile(r"初[一二三]|初中|grade\s*[7-9]\b|year\s*[7-9]\b", re.IGNORECASE)
+_SENIOR = re.compile(r"高[一二三]|高中|grade\s*1[0-2]\b|year\s*1[0-2]\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    """The person chose a language."""
+
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetProfile:
+    """The person said who they are: role, grade or region."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCounselor:
+    """The person asked for a human."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetSubscribed:
+    """Reminders on or off."""
+
+    subscribed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SavePlan:
+    """A finished safety plan, slot name → the person's words, in Stanley–Brown order."""
+
+    answers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SharePlan:
+    """Whether the person agrees to share their plan with their counselor."""
+
+    share: bool
+
+
+Effect = SetLanguage | SetProfile | RequestCounselor | SetSubscribed | SavePlan | SharePlan
+
+
+@dataclass(frozen=True, slots=True)
+class DialogueState:
+    """What the conversation is in the middle of."""
+
+    form: str | None = None
+    answers: tuple[tuple[str, str], ...] = ()
+    article: str | None = None
+    part: int = 0
+    awaiting_share: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready form for the store."""
+        return {"form": self.form, "answers": [list(a) for a in self.answers], "article": self.article,
+                "part": self.part, "awaiting_share": self.awaiting_share}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
+        """The state stored by ``as_json``; unknown or missing keys fall back to the defaults."""
+        answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
+        return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
+                   bool(data.get("awaiting_share", False)))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """What the dialogue knows of the person."""
+
+    lang: str
+    role: str = "student"
+    grade: str | None = None
+    region: str = "CN"
+    has_plan: bool = False
+    plan_text: str | None = None
+
+    @property
+    def audience(self) -> str | None:
+        """The library audience code for this person, when it can be told."""
+        if self.role in {"parent", "teacher"}:
+            return self.role
+        grade = self.grade or ""
+        for pattern, code in ((_PRIMARY, "student_primary"), (_JUNIOR, "student_junior"), (_SENIOR, "student_senior")):
+            if pattern.search(grade):
+                return code
+        return None
+
+
+@dataclass(slots=True)
+class Turn:
+    """The dialogue's answer to one message."""
+
+    intent: str | None
+    replies: list[OutboundMessage]
+    state: DialogueState
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """One message as the actions see it."""
+
+    text: str
+    understood: Understanding
+    who: Who
+    hotlines: str
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """Responses, forms and rules read from the Rasa project."""
+
+    intents: tuple[str, ...]
+    responses: Mapping[str, Mapping[str, Response]]
+    forms: Mapping[str, tuple[str, ...]]
+    rules: Mapping[str, tuple[str, ...]]
+    on_submit: Mapping[str, tuple[str, ...]]
+    labels: Mapping[str, Mapping[str, Mapping[str, str]]]
+
+
+class Dialogue:
+    """Decides the replies to an understood message."""
+
+    def __init__(self, domain: Domain, library: Library, index: ArticleIndex, topics: Mapping[str, Topic]) -> None:
+        self._domain = domain
+        self._library = library
+        self._index = index
+        self._topics = topics
+
+    @property
+    def domain(self) -> Domain:
+        """The domain this dialogue runs."""
+        return self._domain
+
+    def render(self, response: str, lang: str, **values: str) -> OutboundMessage:
+        """A response in ``lang`` with placeholders filled in."""
+        variation = self._domain.responses[response][lang if lang in LANGS else "zh"]
+        text = variation.text
+        for name, value in values.items():
+            text = text.replace("{" + name + "}", value)
+        return OutboundMessage(text.strip(), variation.buttons)
+
+    def respond(self, text: str, understood: Understanding, state: DialogueState, who: Who, hotlines: str) -> Turn:
+        """The turn for one message (triage has already run; risky messages never reach here)."""
+        turn = Turn(understood.intent, [], state)
+        if state.form is not None and (understood.intent not in STOP_FORM or understood.source != "payload"):
+            self._fill_form(turn, text, who, hotlines)
+            return turn
+        if state.form is not None:
+            turn.state = replace(state, form=None, answers=())
+        if state.awaiting_share and understood.intent in {"affirm", "deny"}:
+            share = understood.intent == "affirm"
+            turn.effects.append(SharePlan(share))
+            turn.state = replace(turn.state, awaiting_share=False)
+            turn.replies.append(self.render("utter_plan_shared" if share else "utter_plan_not_shared", who.lang))
+            return turn
+        turn.state = replace(turn.state, awaiting_share=False)
+        actions = self._domain.rules.get(understood.intent or "", ()) if understood.intent else ()
+        if not actions:
+            turn.replies.append(self.render(FALLBACK, who.lang, hotlines=hotlines))
+            return turn
+        for action in actions:
+            self._run(action, turn, _Said(text, understood, who, hotlines))
+        return turn
+
+    def _run(self, action: str, turn: Turn, said: _Said) -> None:
+        understood, who, hotlines = said.understood, said.who, said.hotlines
+        lang = who.lang
+        for effect in turn.effects:
+            if isinstance(effect, SetLanguage):
+                lang = effect.lang
+        if understood.intent in {"lang_zh", "lang_en"} and not any(isinstance(e, SetLanguage) for e in turn.effects):
+            lang = "en" if understood.intent == "lang_en" else "zh"
+            turn.effects.append(SetLanguage(lang))
+        if action in self._domain.forms:
+            turn.state = replace(turn.state, form=action, answers=(), article=None)
+            intro = "utter_safety_plan_intro"
+            if intro in self._domain.responses:
+                turn.replies.append(self.render(intro, lang))
+            turn.replies.append(self.render(f"utter_ask_{self._domain.forms[action][0]}", lang))
+            return
+        handler: Callable[[Turn, _Said], None] | None = {
+            "action_set_profile": self._set_profile,
+            "action_search_articles": self._search,
+            "action_more": self._more,
+            "action_subscribe": lambda t, _s: self._subscribe(t, lang, subscribed=True),
+            "action_unsubscribe": lambda t, _s: self._subscribe(t, lang, subscribed=False),
+            "action_show_plan": lambda t, s: t.replies.append(self._plan_reply(s.who, lang)),
+            "action_escalate": lambda t, _s: t.effects.append(RequestCounselor()),
+        }.get(action)
+        if handler is not None:
+            handler(turn, replace(said, who=replace(who, lang=lang)))
+        elif action in self._domain.responses:
+            turn.replies.append(self.render(action, lang, hotlines=hotlines))
+
+    # -- actions --------------------------------------------------------------------------------------------
+
+    def _set_profile(self, turn: Turn, said: _Said) -> None:
+        understood, who = said.understood, said.who
+        labels = self._domain.labels
+        role = understood.entity("role")
+        grade = understood.entity("grade")
+        region = understood.entity("city") or understood.entity("region")
+        if role is not None and role in labels.get("roles", {}):
+            turn.effects.append(SetProfile("role", role))
+            turn.replies.append(self.render("utter_role_saved", who.lang, role_name=labels["roles"][role][who.lang]))
+        if grade:
+            turn.effects.append(SetProfile("grade", grade))
+            turn.replies.append(self.render("utter_grade_saved", who.lang, grade=grade))
+        if region is not None and region in labels.get("regions", {}):
+            turn.effects.append(SetProfile("region", region))
+            name = labels["regions"][region][who.lang]
+            turn.replies.append(self.render("utter_region_saved", who.lang, region_name=name))
+        if not turn.replies:
+            ask = {"set_grade": "utter_ask_grade", "set_region": "utter_ask_region"}.get(understood.intent or "")
+            turn.replies.append(self.render(ask or "utter_ask_role", who.lang))
+
+    def _search(self, turn: Turn, said: _Said) -> None:
+        text, understood, who, hotlines = said.text, said.understood, said.who, said.hotlines
+        article_id, topic = understood.entity("article"), understood.entity("topic")
+        article = self._library.get(article_id) if article_id else None
+        if article is None and topic in self._topics:
+            candidates = [a for a in self._library.served if topic in a.topics and a.lang == who.lang]
+            candidates.sort(key=lambda a: (who.audience not in a.audience, a.topics.index(topic), a.id))
+            article = candidates[0] if candidates else None
+            others = candidates[1:3]
+        else:
+            hits = [] if article else self._index.search(text, lang=who.lang, audience=who.audience,
+                                                          strict_audience=False, limit=3)  # fmt: skip
+            article = article or (hits[0].article if hits else None)
+            others = [h.article for h in hits[1:3]]
+        if article is None:
+            turn.replies.append(self.render("utter_no_results", who.lang, hotlines=hotlines))
+            return
+        turn.state = replace(turn.state, article=article.id, part=0)
+        turn.replies.append(self._summary(article, others, who.lang))
+
+    def _more(self, turn: Turn, said: _Said) -> None:
+        who, hotlines = said.who, said.hotlines
+        article = self._library.get(turn.state.article) if turn.state.article else None
+        if article is None:
+            turn.replies.append(self.render("utter_more_none", who.lang, hotlines=hotlines))
+            return
+        parts = article.parts()
+        index = turn.state.part
+        if index >= len(parts):
+            turn.state = replace(turn.state, article=None, part=0)
+            turn.replies.append(self.render("utter_more_none", who.lang, hotlines=hotlines))
+            return
+        label = self._domain.labels["article"]
+        heading = label["part"][who.lang].replace("{n}", str(index + 1)).replace("{total}", str(len(parts)))
+        buttons: list[Button] = []
+        if index + 1 < len(parts):
+            buttons.append(Button(label["read_on"][who.lang], "/more"))
+            turn.state = replace(turn.state, part=index + 1)
+        else:
+            turn.state = replace(turn.state, article=None, part=0)
+            related = self._related(article)
+            buttons += [Button(a.title, f'/ask_question{{"article": "{a.id}"}}') for a in related]
+            buttons.append(Button(label["other_topics"][who.lang], "/browse_topics"))
+        turn.replies.append(OutboundMessage(f"{heading}\n\n{plain_text(parts[index])}", tuple(buttons)))
+
+    def _subscribe(self, turn: Turn, lang: str, *, subscribed: bool) -> None:
+        turn.effects.append(SetSubscribed(subscribed))
+        turn.replies.append(self.render("utter_subscribed" if subscribed else "utter_unsubscribed", lang))
+
+    def _plan_reply(self, who: Who, lang: str) -> OutboundMessage:
+        if not who.plan_text:
+            return self.render("utter_plan_empty", lang)
+        return self.render("utter_plan_show", lang, plan=who.plan_text)
+
+    def _fill_form(self, turn: Turn, text: str, who: Who, hotlines: str) -> None:
+        state = turn.state
+        assert state.form is not None
+        slots = self._domain.forms[state.form]
+        answers = (*state.answers, (slots[len(state.answers)], text.strip()))
+        if len(answers) < len(slots):
+            turn.state = replace(state, answers=answers)
+            turn.replies.append(self.render(f"utter_ask_{slots[len(answers)]}", who.lang))
+            return
+        turn.effects.append(SavePlan(answers))
+        turn.state = replace(state, form=None, answers=(), awaiting_share=True)
+        for action in self._domain.on_submit.get(state.form, ("utter_plan_saved",)):
+            if action in self._domain.responses:
+                turn.replies.append(self.render(action, who.lang, hotlines=hotlines))
+
+    # -- articles -------------------------------------------------------------------------------------------
+
+    def _summary(self, article: Article, others: Sequence[Article], lang: str) -> OutboundMessage:
+        label = self._domain.labels["article"]
+        text = f"《{article.title}》\n{article.summary}\n\n{label['full_text'][lang]}: /articles/{article.id}"
+        buttons = [Button(label["read_on"][lang], "/more")]
+        buttons += [Button(a.title, f'/ask_question{{"article": "{a.id}"}}') for a in others]
+        buttons.append(Button(label["other_topics"][lang], "/browse_topics"))
+        return OutboundMessage(text, tuple(buttons))
+
+    def _related(self, article: Article, limit: int = 2) -> list[Article]:
+        shared = [
+            a
+            for a in self._library.served
+            if a.id != article.id and a.lang == article.lang and a.topics[0] in article.topics
+        ]
+        shared.sort(key=lambda a: (a.topics[0] != article.topics[0], a.id))
+        return shared[:limit]
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown as chat text: emphasis marks and heading hashes removed, list bullets kept."""
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", markdown)
+    text = re.sub(r"^#{1,6}\s*", "", text, flags=re.MULTILINE)
+    return re.sub(r"^- ", "· ", text, flags=re.MULTILINE)
+
+
+def parse_domain(domain: tuple[str, Any], rules: tuple[str, Any], labels: tuple[str, Any]) -> Domain:
+    """Validate the Rasa domain, the rules and the labels file; errors name the file and line."""
+    source, document = domain
+    if not isinstance(document, Mapping) or not isinstance(document.get("responses"), Mapping):
+        raise ContentError(source, line_of(document), "expected a mapping with `responses:`")
+    intents = tuple(str(i) for i in document.get("intents", []))
+    responses = {str(n): _variations(source, str(n), raw) for n, raw in document["responses"].items()}
+    missing = [name for name in REQUIRED_RESPONSES if name not in responses]
+    if missing:
+        raise ContentError(source, line_of(document), f"missing responses: {', '.join(missing)}")
+    forms: dict[str, tuple[str, ...]] = {}
+    for name, form in (document.get("forms") or {}).items():
+        slots = form.get("required_slots") if isinstance(form, Mapping) else None
+        if not isinstance(slots, list) or not slots:
+            raise ContentError(source, line_of(form), f"form {name}: needs required_slots")
+        for slot in slots:
+            if f"utter_ask_{slot}" not in responses:
+                raise ContentError(source, line_of(form), f"form {name}: no response utter_ask_{slot}")
+        forms[str(name)] = tuple(str(s) for s in slots)
+    known = set(responses) | set(forms) | CUSTOM_ACTIONS
+    mapping, on_submit = _parse_rules(rules, set(intents), known, forms)
+    return Domain(intents, responses, forms, mapping, on_submit, _parse_labels(labels))
+
+
+def _parse_rules(
+    rules: tuple[str, Any], intents: set[str], known: set[str], forms: Mapping[str, tuple[str, ...]]
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    source, document = rules
+    items = document.get("rules") if isinstance(document, Mapping) else None
+    if not isinstance(items, list):
+        raise ContentError(source, line_of(document), "expected a mapping with a `rules:` list")
+    mapping: dict[str, tuple[str, ...]] = {}
+    on_submit: dict[str, tuple[str, ...]] = {}
+    for rule in items:
+        steps = rule.get("steps") if isinstance(rule, Mapping) else None
+        if not isinstance(steps, list) or not all(isinstance(s, Mapping) for s in steps):
+            raise ContentError(source, line_of(rule), "a rule needs `steps:`, a list of intent/action mappings")
+        actions = tuple(str(s["action"]) for s in steps if "action" in s)
+        unknown = [a for a in actions if a not in known]
+        if unknown:
+            raise ContentError(source, line_of(rule), f"unknown actions: {', '.join(unknown)}")
+        conditions = rule.get("condition") or []
+        looped = [c.get("active_loop") for c in conditions if isinstance(c, Mapping) and "active_loop" in c]
+        if looped and looped[0] in forms:
+            on_submit[str(looped[0])] = tuple(a for a in actions if a != looped[0])
+            continue
+        intent = steps[0].get("intent") if steps else None
+        if intent == "nlu_fallback":
+            continue
+        if intent not in intents:
+            raise ContentError(source, line_of(steps[0]), f"intent {intent!r} is not in the domain's intents")
+        mapping[str(intent)] = actions
+    return mapping, on_submit
+
+
+def _parse_labels(labels: tuple[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
+    source, document = labels
+    if not isinstance(document, Mapping):
+        raise ContentError(source, None, "expected a mapping of label groups")
+    parsed: dict[str, dict[str, dict[str, str]]] = {}
+    for group, entries in document.items():
+        if not isinstance(entries, Mapping):
+            raise ContentError(source, line_of(entries), f"{group}: expected a mapping")
+        parsed[str(group)] = {}
+        for key, texts in entries.items():
+            if not isinstance(texts, Mapping) or not all(isinstance(texts.get(lang), str) for lang in LANGS):
+                raise ContentError(source, line_of(texts), f"{group}.{key}: needs zh and en")
+            parsed[str(group)][str(key)] = {lang: str(texts[lang]) for lang in LANGS}
+    if "article" not in parsed:
+        raise ContentError(source, None, "missing the `article` labels")
+    return parsed
