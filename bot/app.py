@@ -14,41 +14,34 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.casework import Casework
+from bot.channels.article_pages import ArticlePages
 from bot.channels.delivery import Deliveries
 from bot.channels.web import MAX_BODY, WebChat
 from bot.console.api import CounselorApi
 from bot.console.events import CaseEvents
-from bot.content_loader import load_dialogues, load_hotlines, load_safety_replies, load_triage
+from bot.content_loader import load_hotlines, load_safety_replies, load_triage
 from bot.core.cases import SlaPolicy
+from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
-from bot.core.menu_dialogue import MenuDialogue
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
+from bot.dialogue_loader import load_dialogue
 from bot.metrics import Metrics
+from bot.nlu.backends import EmbeddedBackend, RasaBackend
+from bot.nlu.embedded import EmbeddedNlu
 from bot.person_cache import PersonCache
 from bot.pipeline import MessagePipeline
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.store import cases as case_store
-from bot.store.crypto import TextCipher, development_key, keys_from_text
-from bot.store.database import Database, create_engine, default_url, ping, upgrade
+from bot.store.crypto import cipher_for
+from bot.store.database import Database, create_engine, database_url, ping, upgrade
 from bot.store.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 PIPELINE_KEY = web.AppKey("pipeline", MessagePipeline)
 CASEWORK_KEY = web.AppKey("casework", Casework)
-
-
-def database_url(settings: Settings) -> str:
-    """``DATABASE_URL`` or SQLite under the data folder."""
-    return settings.database_url or default_url(settings.data_dir)
-
-
-def cipher_for(settings: Settings) -> TextCipher:
-    """The data keys from ``XINQIAO_DATA_KEYS``, or a generated development key in the data folder."""
-    keys = keys_from_text(settings.data_keys) if settings.data_keys else [development_key(settings.data_dir)]
-    return TextCipher(keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +51,19 @@ class Content:
     triage: TriageEngine
     safety: SafetyReplies
     hotlines: HotlineDirectory
-    dialogue: MenuDialogue
+    dialogue: Dialogue
+    nlu_model: EmbeddedNlu
 
 
 def load_content(settings: Settings) -> Content:
     """Read and validate the counselor- and editor-owned files; a ``ContentError`` names file and line."""
+    nlu_model, dialogue = load_dialogue(settings.content_dir, settings.dialogues_dir)
     return Content(
         triage=load_triage(settings.content_dir / "risk"),
         safety=load_safety_replies(settings.content_dir),
         hotlines=load_hotlines(settings.content_dir),
-        dialogue=load_dialogues(settings.dialogues_dir),
+        dialogue=dialogue,
+        nlu_model=nlu_model,
     )
 
 
@@ -86,6 +82,11 @@ async def build_runtime(
         safety=content.safety,
         hotlines=content.hotlines,
         dialogue=content.dialogue,
+        nlu=(
+            RasaBackend(settings.rasa_url, settings.rasa_timeout, content.nlu_model)
+            if settings.nlu_backend == "rasa"
+            else EmbeddedBackend(content.nlu_model)
+        ),
         sla=SlaPolicy(settings.sla_red, settings.sla_orange, settings.sla_yellow_working_days),
         events=CaseEvents(),
         metrics=Metrics(),
@@ -128,6 +129,7 @@ async def create_app(
     app[PIPELINE_KEY] = pipeline
     app[CASEWORK_KEY] = casework
     app.add_routes(WebChat(runtime, pipeline).routes())
+    app.add_routes(ArticlePages(runtime.dialogue.library, runtime.dialogue.domain.labels["article"]["help"]).routes())
     app.add_routes(CounselorApi(runtime, casework).routes())
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
     app.cleanup_ctx.append(_watchdog)
@@ -182,5 +184,6 @@ async def _watchdog(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_db(app: web.Application) -> None:
+    await app[RUNTIME_KEY].nlu.close()
     await app[RUNTIME_KEY].group_commit.close()
     await app[RUNTIME_KEY].db.close()

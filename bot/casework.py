@@ -17,8 +17,8 @@ from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Level
 from bot.runtime import Runtime
 from bot.store import cases as case_store
+from bot.store import dialogue_store, people
 from bot.store import messages as message_store
-from bot.store import people
 from bot.store.messages import StoredOutbound
 from bot.store.models import Case, Conversation, Staff, User
 from bot.store.staff import audit
@@ -70,6 +70,7 @@ class Casework:
             await audit(session, staff.id, "case.view", rt.clock(), case_id=case.id)
             lines = await message_store.transcript(session, rt.cipher, case.conversation_id)
             events = await case_store.events_of(session, rt.cipher, case)
+            plan = await dialogue_store.load_plan(session, rt.cipher, user.id)
         return {
             "case": case_summary(case),
             "person": {
@@ -81,6 +82,8 @@ class Casework:
                 "grade": user.grade,
             },
             "events": events,
+            # The person's safety plan only when they agreed to share it.
+            "safety_plan": [list(pair) for pair in plan[0]] if plan is not None and plan[1] else None,
             "messages": [
                 {"id": m.id, "from": m.sender, "text": m.text, "at": m.at.isoformat(), "level": m.level} for m in lines
             ],

@@ -128,15 +128,15 @@ def _ask(settings: Settings, question: str, *, lang: str | None, audience: str |
 
 
 def _content_check(settings: Settings) -> int:
-    from bot.content_loader import load_dialogues, load_library, load_topics
+    from bot.content_loader import load_library
     from bot.core.library import AUDIENCES as ALL_AUDIENCES
     from bot.core.library import TOPICS
+    from bot.dialogue_loader import load_dialogue
 
     load_triage(settings.content_dir / "risk")
     load_hotlines(settings.content_dir)
     load_safety_replies(settings.content_dir)
-    load_dialogues(settings.dialogues_dir)
-    load_topics(settings.content_dir)
+    load_dialogue(settings.content_dir, settings.dialogues_dir)
     library = load_library(settings.content_dir)
     drafts = len(library.articles) - len(library.served)
     coverage = library.coverage()

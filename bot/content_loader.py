@@ -11,7 +11,6 @@ from bot.core.content_error import ContentError
 from bot.core.hotlines import HotlineDirectory, parse_hotlines
 from bot.core.library import LANGS as ARTICLE_LANGS
 from bot.core.library import Library, Topic, build_library, parse_article, parse_topics, split_front_matter
-from bot.core.menu_dialogue import MenuDialogue, parse_dialogues
 from bot.core.retrieval import ArticleIndex
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.triage.engine import TriageEngine
@@ -70,21 +69,6 @@ def load_safety_replies(content_dir: Path) -> SafetyReplies:
     """The safety reply texts from ``content/safety/replies.yml``."""
     path = content_dir / "safety" / "replies.yml"
     return parse_safety_replies(str(path), load_yaml(path))
-
-
-def load_dialogues(dialogues_dir: Path) -> MenuDialogue:
-    """The menu dialogue from the Rasa-format project in ``dialogues/`` (domain, NLU examples, rules)."""
-    paths = (dialogues_dir / "domain.yml", dialogues_dir / "data" / "nlu.yml", dialogues_dir / "data" / "rules.yml")
-    for path in paths:
-        if not path.is_file():
-            raise ContentError(str(path), None, "dialogue file not found")
-    to_simplified = simplified_converter()
-
-    def fold(text: str) -> str:
-        return to_simplified(text).casefold()
-
-    domain, nlu, rules = ((str(path), load_yaml(path)) for path in paths)
-    return parse_dialogues(domain, nlu, rules, fold)
 
 
 def load_library(content_dir: Path) -> Library:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
+from bot.core.dialogue import DialogueState
 from bot.store.people import Person
 
 Key = tuple[str, str]  # (channel, external id)
@@ -24,6 +25,7 @@ class PersonCache:
         self._history = history
         self._people: OrderedDict[Key, Person] = OrderedDict()
         self._texts: OrderedDict[int, deque[str]] = OrderedDict()
+        self._states: dict[int, DialogueState] = {}
         self._locks: dict[Key, tuple[asyncio.Lock, int]] = {}
         # Bumped by every ``forget``: a pipeline that read a person before a forget must not put back what it read.
         self.epoch = 0
@@ -45,6 +47,7 @@ class PersonCache:
         while len(self._people) > self._capacity:
             _key, dropped = self._people.popitem(last=False)
             self._texts.pop(dropped.conversation_id, None)
+            self._states.pop(dropped.conversation_id, None)
 
     def forget(self, key: Key) -> None:
         """Drop what is known of a person: the next message reads them from the store."""
@@ -52,6 +55,7 @@ class PersonCache:
         person = self._people.pop(key, None)
         if person is not None:
             self._texts.pop(person.conversation_id, None)
+            self._states.pop(person.conversation_id, None)
 
     def history(self, conversation_id: int) -> list[str] | None:
         """The person's last messages, oldest first, or None when not cached."""
@@ -70,6 +74,14 @@ class PersonCache:
         texts = self._texts.get(conversation_id)
         if texts is not None:
             texts.append(text)
+
+    def state(self, conversation_id: int) -> DialogueState | None:
+        """Where the conversation's dialogue stands, when cached."""
+        return self._states.get(conversation_id)
+
+    def set_state(self, conversation_id: int, state: DialogueState) -> None:
+        """Remember a conversation's dialogue state (committed or read from the store)."""
+        self._states[conversation_id] = state
 
     @asynccontextmanager
     async def turn(self, key: Key) -> AsyncIterator[None]:

@@ -3,6 +3,7 @@ in one transaction → safety reply (even if the store failed) → relay to a co
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -15,14 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.case_view import case_summary
 from bot.core.cases import CaseAction, Status, case_action, district_of, first_tier
+from bot.core.dialogue import (
+    DialogueState,
+    RequestCounselor,
+    SavePlan,
+    SetLanguage,
+    SetProfile,
+    SetSubscribed,
+    Turn,
+    Who,
+)
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
+from bot.core.understanding import Understanding
 from bot.runtime import Runtime
 from bot.store import cases as case_store
+from bot.store import dialogue_store, people
 from bot.store import messages as message_store
-from bot.store import people
 from bot.store.messages import StoredOutbound
 from bot.store.models import Case
 from bot.store.people import PROFILE_FIELDS, Person
@@ -31,6 +43,8 @@ log = logging.getLogger(__name__)
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
 UNSAVED_LIMIT = 10_000
 _NOTHING = Assessment(Level.NONE)
+# Intents whose reply reads something only the store has (the person's safety plan).
+NEEDS_STORE = frozenset({"show_plan"})
 
 
 @dataclass(slots=True)
@@ -55,6 +69,7 @@ class _Txn:
     person: Person
     now: datetime
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    dialogue_state: DialogueState | None = None
 
 
 class MessagePipeline:
@@ -91,7 +106,11 @@ class MessagePipeline:
         now = rt.clock()
         rt.metrics.messages.labels(inbound.channel).inc()
         assessment: Assessment | None = None
-        quick = self._quick_path(inbound, key, replies_delivered=replies_delivered, take_pending=take_pending)
+        # Understanding comes before any transaction: a Rasa server may take its time, a lock must not wait on it.
+        understood = await rt.nlu.understand(inbound.text)
+        quick = self._quick_path(
+            inbound, key, understood, replies_delivered=replies_delivered, take_pending=take_pending
+        )
         if quick is not None:
             person, assessment, item = quick
             try:
@@ -115,7 +134,12 @@ class MessagePipeline:
                 assessment = rt.triage.assess(inbound.text, history=history)
                 work = _Txn(session, person, now)
                 outcome = await self._store(
-                    work, inbound, assessment, replies_delivered=replies_delivered, take_pending=take_pending
+                    work,
+                    inbound,
+                    assessment,
+                    understood,
+                    replies_delivered=replies_delivered,
+                    take_pending=take_pending,
                 )
         except SQLAlchemyError:
             rt.people.forget(key)
@@ -123,6 +147,8 @@ class MessagePipeline:
         rt.people.put(key, work.person, epoch)
         if outcome.duplicate:
             return outcome
+        if work.dialogue_state is not None:
+            rt.people.set_state(work.person.conversation_id, work.dialogue_state)
         rt.people.add_text(work.person.conversation_id, inbound.text)
         rt.metrics.triage.labels(assessment.level.value).inc()
         if assessment.level in {Level.RED, Level.ORANGE}:
@@ -139,10 +165,16 @@ class MessagePipeline:
         return outcome
 
     def _quick_path(
-        self, inbound: InboundMessage, key: tuple[str, str], *, replies_delivered: bool, take_pending: bool
+        self,
+        inbound: InboundMessage,
+        key: tuple[str, str],
+        understood: Understanding,
+        *,
+        replies_delivered: bool,
+        take_pending: bool,
     ) -> tuple[Person, Assessment, message_store.Exchange] | None:
-        """For the common message (a known person, no risk, no case, no counselor, nothing pending, no change
-        to their profile or language) the rows to store by group commit; None sends it down the full path."""
+        """For the common message (a known person, no risk, no case, no counselor, nothing pending, a dialogue
+        turn that changes nothing stored) the rows to store by group commit; None sends it down the full path."""
         rt = self._rt
         person = rt.people.get(key)
         if person is None or person.handoff_case_id is not None or (take_pending and person.has_pending):
@@ -151,13 +183,14 @@ class MessagePipeline:
                for name in PROFILE_FIELDS):  # fmt: skip
             return None
         history = rt.people.history(person.conversation_id)
-        if history is None:
+        state = rt.people.state(person.conversation_id)
+        if history is None or state is None or understood.intent in NEEDS_STORE:
             return None
         assessment = rt.triage.assess(inbound.text, history=history)
         if assessment.level is not Level.NONE:
             return None
-        turn = rt.dialogue.understand(inbound.text)
-        if turn.new_lang is not None or turn.requests_counselor:
+        turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person), self._hotlines(person))
+        if turn.effects or turn.state != state:
             return None
         item = message_store.exchange(
             rt.cipher,
@@ -166,11 +199,38 @@ class MessagePipeline:
             external_id=inbound.external_id,
             text=inbound.text,
             assessment=assessment,
-            replies=[self._render(turn.response, person.lang, person.region)],
+            replies=turn.replies,
             now=rt.clock(),
             delivered=replies_delivered,
         )
         return person, assessment, item
+
+    def _who(self, person: Person, plan_text: str | None = None) -> Who:
+        return Who(person.lang, person.role, person.grade, person.region, plan_text=plan_text)
+
+    def _hotlines(self, person: Person) -> str:
+        return self._listing(person.lang, person.region)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - the pipeline lives as long as the service
+    def _listing(self, lang: str, region: str) -> str:
+        return format_hotlines(self._rt.hotlines.for_region(region, emergency=True), lang)
+
+    async def _dialogue_state(self, session: AsyncSession, person: Person) -> DialogueState:
+        rt = self._rt
+        state = rt.people.state(person.conversation_id)
+        if state is None:
+            stored = await dialogue_store.load_state(session, rt.cipher, person.conversation_id)
+            state = DialogueState.from_json(stored) if stored else DialogueState()
+            rt.people.set_state(person.conversation_id, state)
+        return state
+
+    async def _plan_text(self, session: AsyncSession, person: Person) -> str | None:
+        rt = self._rt
+        plan = await dialogue_store.load_plan(session, rt.cipher, person.user_id)
+        if plan is None:
+            return None
+        labels = rt.dialogue.domain.labels.get("plan", {})
+        return "\n".join(f"· {labels.get(slot, {}).get(person.lang, slot)}：{answer}" for slot, answer in plan[0])
 
     async def _person(self, session: AsyncSession, inbound: InboundMessage, now: datetime) -> Person:
         """The person from the cache or the store, created on first contact; profile changes written through."""
@@ -216,6 +276,7 @@ class MessagePipeline:
         work: _Txn,
         inbound: InboundMessage,
         assessment: Assessment,
+        understood: Understanding,
         *,
         replies_delivered: bool,
         take_pending: bool,
@@ -227,11 +288,12 @@ class MessagePipeline:
         safety = self._safety_reply(assessment, person.lang, person.region)
         if safety is not None and (assessment.level is not Level.YELLOW or not held):
             outgoing.append(safety)
-        turn = None
+        turn: Turn | None = None
         if not held and safety is None:
-            turn = rt.dialogue.understand(inbound.text)
-            lang = turn.new_lang or person.lang
-            outgoing.append(self._render(turn.response, lang, person.region))
+            state = await self._dialogue_state(session, person)
+            plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
+            turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person, plan), self._hotlines(person))
+            outgoing.extend(turn.replies)
 
         stored = await message_store.insert_exchange(
             session,
@@ -254,12 +316,9 @@ class MessagePipeline:
             return Outcome(replies, _NOTHING, duplicate=True, message_id=message_id, user_id=person.user_id)
         message_id, replies = stored
 
-        if turn is not None and turn.new_lang is not None and turn.new_lang != person.lang:
-            await people.update_user(session, person.user_id, lang=turn.new_lang)
-            person.lang = turn.new_lang
         case = await self._update_case(work, message_id, assessment)
-        if turn is not None and turn.requests_counselor and case is None:
-            await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
+        if turn is not None:
+            await self._carry_out(work, turn, case, message_id)
         if held and person.handoff_case_id is not None:
             await case_store.add_event(
                 session, rt.cipher, person.handoff_case_id, "message", now, message_id=message_id
@@ -274,6 +333,30 @@ class MessagePipeline:
             await message_store.mark_delivered(session, [m.id for m in outcome.pending], now)
             person.has_pending = False
         return outcome
+
+    async def _carry_out(self, work: _Txn, turn: Turn, case: Case | None, message_id: int) -> None:
+        """Apply what the dialogue decided, in the message's transaction."""
+        rt, session, person, now = self._rt, work.session, work.person, work.now
+        for effect in turn.effects:
+            if isinstance(effect, SetLanguage | SetProfile):
+                name, value = ("lang", effect.lang) if isinstance(effect, SetLanguage) else (effect.field, effect.value)
+                await people.update_user(session, person.user_id, **{name: value})
+                setattr(person, name, value)
+            elif isinstance(effect, RequestCounselor):
+                if case is None and person.open_case_id is None:
+                    await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
+            elif isinstance(effect, SetSubscribed):
+                await people.update_user(session, person.user_id, subscribed=effect.subscribed)
+            elif isinstance(effect, SavePlan):
+                await dialogue_store.save_plan(session, rt.cipher, person.user_id, list(effect.answers), now)
+            else:
+                shared = await dialogue_store.set_plan_shared(session, person.user_id, effect.share, now)
+                if shared and effect.share and person.open_case_id is not None:
+                    await case_store.add_event(session, rt.cipher, person.open_case_id, "plan_shared", now)
+        state = rt.people.state(person.conversation_id)
+        if turn.state != state:
+            await dialogue_store.save_state(session, rt.cipher, person.conversation_id, turn.state.as_json(), now)
+            work.dialogue_state = turn.state
 
     async def _update_case(self, work: _Txn, message_id: int, assessment: Assessment) -> Case | None:
         rt = self._rt
@@ -335,9 +418,7 @@ class MessagePipeline:
         return None if text is None else OutboundMessage(text, sender="bot")
 
     def _render(self, response: str, lang: str, region: str) -> OutboundMessage:
-        rt = self._rt
-        listing = format_hotlines(rt.hotlines.for_region(region, emergency=True), lang)
-        return rt.dialogue.render(response, lang, hotlines=listing)
+        return self._rt.dialogue.render(response, lang, hotlines=self._listing(lang, region))
 
     def _unstored(self, inbound: InboundMessage, assessment: Assessment | None) -> Outcome:
         """The store failed: answer from triage alone; ``handle`` keeps the message for a later retry."""

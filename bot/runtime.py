@@ -9,11 +9,12 @@ from datetime import datetime
 from bot.channels.delivery import Deliveries
 from bot.console.events import CaseEvents
 from bot.core.cases import SlaPolicy
+from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
-from bot.core.menu_dialogue import MenuDialogue
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
 from bot.metrics import Metrics
+from bot.nlu.backends import Nlu
 from bot.person_cache import PersonCache
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
@@ -31,7 +32,8 @@ class Runtime:
     triage: TriageEngine
     safety: SafetyReplies
     hotlines: HotlineDirectory
-    dialogue: MenuDialogue
+    dialogue: Dialogue
+    nlu: Nlu
     sla: SlaPolicy
     events: CaseEvents
     metrics: Metrics

@@ -45,6 +45,9 @@ class Settings:
     counselor_title_zh: str = "学校心理老师"
     counselor_title_en: str = "school counsellor"
     counselor_show_name: bool = False
+    nlu_backend: str = "embedded"
+    rasa_url: str = ""
+    rasa_timeout: float = 0.8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,6 +80,12 @@ class Settings:
         port_text = env.get("PORT", "8080").strip() or "8080"
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise SettingsError(f"PORT: {port_text!r} is not a TCP port number (1-65535)")
+        nlu_backend = env.get("NLU_BACKEND", "embedded").strip() or "embedded"
+        if nlu_backend not in {"embedded", "rasa"}:
+            raise SettingsError(f"NLU_BACKEND: {nlu_backend!r} is not embedded or rasa")
+        rasa_url = env.get("RASA_URL", "").strip()
+        if nlu_backend == "rasa" and not rasa_url.startswith(("http://", "https://")):
+            raise SettingsError("RASA_URL: NLU_BACKEND=rasa needs the Rasa server's http(s):// address")
         database_url = env.get("DATABASE_URL", "").strip() or None
         if database_url is not None and not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise SettingsError("DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
@@ -104,18 +113,21 @@ class Settings:
             watchdog_seconds=_duration(PREFIX + "WATCHDOG_INTERVAL", get("WATCHDOG_INTERVAL", "15s")).total_seconds(),
             counselor_title_zh=get("COUNSELOR_TITLE_ZH", "学校心理老师"),
             counselor_title_en=get("COUNSELOR_TITLE_EN", "school counsellor"),
+            nlu_backend=nlu_backend,
+            rasa_url=rasa_url,
+            rasa_timeout=_duration(PREFIX + "RASA_TIMEOUT", get("RASA_TIMEOUT", "800ms")).total_seconds(),
             counselor_show_name=_flag(PREFIX + "COUNSELOR_SHOW_NAME", get("COUNSELOR_SHOW_NAME", "0")),
         )
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h)$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 
 
 def _duration(name: str, text: str) -> timedelta:
     match = _DURATION.match(text)
     if match is None or float(match.group(1)) <= 0:
-        raise SettingsError(f"{name}: {text!r} is not a positive duration such as 90s, 5m or 2h")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours"}[match.group(2)]
+        raise SettingsError(f"{name}: {text!r} is not a positive duration such as 500ms, 90s, 5m or 2h")
+    unit = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours"}[match.group(2)]
     return timedelta(**{unit: float(match.group(1))})
 
 

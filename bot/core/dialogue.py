@@ -11,8 +11,8 @@ from typing import Any
 
 from bot.core.content_error import ContentError, line_of
 from bot.core.library import Article, Library, Topic
-from bot.core.menu_dialogue import LANGS, Response, _variations
 from bot.core.messages import Button, OutboundMessage
+from bot.core.responses import LANGS, Response, parse_variations
 from bot.core.retrieval import ArticleIndex
 from bot.core.understanding import Understanding
 
@@ -167,6 +167,16 @@ class Dialogue:
     def domain(self) -> Domain:
         """The domain this dialogue runs."""
         return self._domain
+
+    @property
+    def index(self) -> ArticleIndex:
+        """The search index over the library."""
+        return self._index
+
+    @property
+    def library(self) -> Library:
+        """The article library it serves from."""
+        return self._library
 
     def render(self, response: str, lang: str, **values: str) -> OutboundMessage:
         """A response in ``lang`` with placeholders filled in."""
@@ -353,7 +363,7 @@ def parse_domain(domain: tuple[str, Any], rules: tuple[str, Any], labels: tuple[
     if not isinstance(document, Mapping) or not isinstance(document.get("responses"), Mapping):
         raise ContentError(source, line_of(document), "expected a mapping with `responses:`")
     intents = tuple(str(i) for i in document.get("intents", []))
-    responses = {str(n): _variations(source, str(n), raw) for n, raw in document["responses"].items()}
+    responses = {str(n): parse_variations(source, str(n), raw) for n, raw in document["responses"].items()}
     missing = [name for name in REQUIRED_RESPONSES if name not in responses]
     if missing:
         raise ContentError(source, line_of(document), f"missing responses: {', '.join(missing)}")

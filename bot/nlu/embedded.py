@@ -22,6 +22,7 @@ class EmbeddedNlu:
     """Intent and entities for one message; deterministic and local."""
 
     def __init__(self, data: TrainingData, fold: Callable[[str], str], threshold: float = CONFIDENCE_THRESHOLD) -> None:
+        self.training = data
         self._fold = fold
         self._threshold = threshold
         self._model: Pipeline = make_pipeline(

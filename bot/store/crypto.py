@@ -9,6 +9,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from bot.settings import Settings
+
 log = logging.getLogger(__name__)
 DEV_KEY_FILE = "secret.key"
 
@@ -60,6 +62,12 @@ def development_key(data_dir: Path) -> bytes:
         "no XINQIAO_DATA_KEYS set: generated a development key in %s; set XINQIAO_DATA_KEYS in production", path
     )
     return key
+
+
+def cipher_for(settings: Settings) -> TextCipher:
+    """The data keys from ``XINQIAO_DATA_KEYS``, or a generated development key in the data folder."""
+    keys = keys_from_text(settings.data_keys) if settings.data_keys else [development_key(settings.data_dir)]
+    return TextCipher(keys)
 
 
 __all__ = ["DataKeyError", "InvalidToken", "TextCipher", "development_key", "keys_from_text"]

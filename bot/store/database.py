@@ -16,6 +16,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.settings import Settings
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READ_ONLY = "xinqiao_read_only"
 
@@ -23,6 +25,11 @@ READ_ONLY = "xinqiao_read_only"
 def default_url(data_dir: Path) -> str:
     """The development database: SQLite in ``data_dir``."""
     return f"sqlite+aiosqlite:///{data_dir / 'xinqiao.db'}"
+
+
+def database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` or SQLite under the data folder."""
+    return settings.database_url or default_url(settings.data_dir)
 
 
 def create_engine(url: str) -> AsyncEngine:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +59,7 @@ class User(Base):
     school: Mapped[str | None] = mapped_column(String(64))
     grade: Mapped[str | None] = mapped_column(String(16))
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     linked_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -72,6 +74,28 @@ class Conversation(Base):
     handoff_case_id: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DialogueStateRow(Base):
+    """Where a conversation's dialogue stands (a form half filled, an article half read); encrypted, since form
+    answers are the person's words."""
+
+    __tablename__ = "dialogue_states"
+
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    state_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SafetyPlan(Base):
+    """A person's own safety plan (Stanley–Brown), encrypted; shown to their counselor only when shared."""
+
+    __tablename__ = "safety_plans"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    plan_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Message(Base):
