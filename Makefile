@@ -30,6 +30,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/triage_eval.py
 	$(BIN)/python bench/triage_speed.py
+	$(BIN)/python bench/nlu_eval.py
 	$(BIN)/python bench/web_chat.py
 
 clean:
