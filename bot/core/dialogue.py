@@ -209,6 +209,14 @@ class Dialogue:
             self._run(action, turn, _Said(text, understood, who, hotlines))
         return turn
 
+    def run_action(
+        self, action: str, *, text: str, understood: Understanding, state: DialogueState, who: Who, hotlines: str
+    ) -> Turn:
+        """One custom action alone, as a Rasa action server calls it (Rasa runs the rules itself)."""
+        turn = Turn(understood.intent, [], state)
+        self._run(action, turn, _Said(text, understood, who, hotlines))
+        return turn
+
     def _run(self, action: str, turn: Turn, said: _Said) -> None:
         understood, who, hotlines = said.understood, said.who, said.hotlines
         lang = who.lang
