@@ -26,7 +26,7 @@ from bot.core.dialogue import (
     Turn,
     Who,
 )
-from bot.core.messages import InboundMessage, OutboundMessage
+from bot.core.messages import Button, InboundMessage, OutboundMessage
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
 UNSAVED_LIMIT = 10_000
 _NOTHING = Assessment(Level.NONE)
+# Categories where the danger is someone else: a personal safety plan is not the next step there.
+OTHERS_DANGER = frozenset({"abuse", "sexual_abuse", "exploitation", "danger", "harm_others", "third_party"})
 # Intents whose reply reads something only the store has (the person's safety plan).
 NEEDS_STORE = frozenset({"show_plan"})
 
@@ -415,7 +417,16 @@ class MessagePipeline:
 
     def _safety_reply(self, assessment: Assessment, lang: str, region: str) -> OutboundMessage | None:
         text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region)
-        return None if text is None else OutboundMessage(text, sender="bot")
+        if text is None:
+            return None
+        buttons: tuple[Button, ...] = ()
+        # After orange or yellow distress the person is offered their own safety plan (people in crisis use a
+        # plan they made far more than a number); not when the danger comes from someone else.
+        if assessment.level in {Level.ORANGE, Level.YELLOW} and not set(assessment.categories) & OTHERS_DANGER:
+            offer = self._rt.dialogue.domain.labels.get("plan", {}).get("offer")
+            if offer is not None:
+                buttons = (Button(offer[lang if lang in offer else "zh"], "/safety_plan"),)
+        return OutboundMessage(text, buttons, sender="bot")
 
     def _render(self, response: str, lang: str, region: str) -> OutboundMessage:
         return self._rt.dialogue.render(response, lang, hotlines=self._listing(lang, region))

@@ -32,6 +32,8 @@ class EmbeddedNlu:
         )
         self._model.fit([fold(e.text) for e in data.examples], [e.intent for e in data.examples])
         self._exact = {fold(e.text).strip(): e.intent for e in data.examples}
+        # A typed command that is not an intent's name (/plan) is read as text: an example may teach it.
+        self._intents = frozenset(data.intents)
         # Surface forms, longest first, so 初二 wins over 二.
         self._surfaces: list[tuple[str, str, str]] = []
         for entity, words in data.lookups.items():
@@ -43,7 +45,7 @@ class EmbeddedNlu:
     def parse(self, text: str) -> Understanding:
         """The intent (None below the threshold) and entities of ``text``."""
         payload = parse_payload(text)
-        if payload is not None:
+        if payload is not None and payload.intent in self._intents:
             return payload
         folded = self._fold(text).strip()
         entities = self.entities(folded)

@@ -126,3 +126,13 @@ async def test_an_unclear_message_gets_the_clarifying_menu(service: Service) -> 
     body = await service.say(new_session(), "紫色长颈鹿打翻了月亮的咖啡")
     assert "/hotlines" in payloads(body)
     assert "/articles/" not in texts(body)
+
+
+async def test_orange_distress_offers_a_safety_plan_and_plan_command_starts_it(service: Service) -> None:
+    session_id = new_session()
+    body = await service.say(session_id, "我最近一直想死")
+    assert "/safety_plan" in payloads(body)
+    started = await service.say(session_id, "/plan")
+    assert len(started["replies"]) >= 2
+    abuse = await service.say(new_session(), "我爸爸经常打我")
+    assert "/safety_plan" not in payloads(abuse)
