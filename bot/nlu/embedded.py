@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -31,6 +33,16 @@ class EmbeddedNlu:
             SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=0),
         )
         self._model.fit([fold(e.text) for e in data.examples], [e.intent for e in data.examples])
+        # Scoring one message through scikit-learn's API costs ~1 ms of input checks and sparse-matrix set-up;
+        # the same arithmetic on the fitted parameters takes a tenth of that (tested equal to predict_proba).
+        vectorizer: TfidfVectorizer = self._model.steps[0][1]
+        classifier: SGDClassifier = self._model.steps[1][1]
+        self._analyze = vectorizer.build_analyzer()
+        self._vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self._idf = vectorizer.idf_
+        self._weights = classifier.coef_.T.copy()  # (features, classes): one row per n-gram
+        self._intercept = classifier.intercept_
+        self._classes = [str(c) for c in classifier.classes_]
         self._exact = {fold(e.text).strip(): e.intent for e in data.examples}
         # A typed command that is not an intent's name (/plan) is read as text: an example may teach it.
         self._intents = frozenset(data.intents)
@@ -52,11 +64,31 @@ class EmbeddedNlu:
         exact = self._exact.get(folded)
         if exact is not None:
             return Understanding(exact, 1.0, entities)
-        probabilities = self._model.predict_proba([folded])[0]
+        probabilities = self.probabilities(folded)
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
-        intent = str(self._model.classes_[best])
+        intent = self._classes[best]
         return Understanding(intent if confidence >= self._threshold else None, confidence, entities)
+
+    def probabilities(self, folded: str) -> np.ndarray[Any, np.dtype[np.float64]]:
+        """Class probabilities of an already folded message, as ``predict_proba`` gives them."""
+        counts: dict[int, int] = {}
+        for gram in self._analyze(folded):
+            index = self._vocabulary.get(gram)
+            if index is not None:
+                counts[index] = counts.get(index, 0) + 1
+        if not counts:
+            scores = self._intercept.copy()
+        else:
+            indexes = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))  # sublinear
+            values = tf * self._idf[indexes]
+            values /= np.sqrt(values @ values)
+            scores = values @ self._weights[indexes] + self._intercept
+        # One-vs-rest logistic probabilities, normalised across classes (scikit-learn's rule for log_loss).
+        ovr = 1.0 / (1.0 + np.exp(-scores))
+        total = ovr.sum()
+        return ovr / total if total > 0 else np.full(len(ovr), 1.0 / len(ovr))
 
     def entities(self, folded: str) -> tuple[tuple[str, str], ...]:
         """Entities found by lookup (values mapped through synonyms) and the grade pattern."""

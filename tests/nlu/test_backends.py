@@ -144,3 +144,13 @@ def test_training_data_errors_name_the_line() -> None:
 
     with pytest.raises(ContentError, match="examples"):
         parse_training_data("nlu.yml", {"nlu": [{"intent": "greet"}]})
+
+
+def test_fast_scoring_equals_scikit_learn() -> None:
+    import numpy as np
+
+    nlu = model()
+    for text in ["你好呀", "热线号码", "我是家长", "something else entirely", ""]:
+        folded = text.casefold()
+        expected = nlu._model.predict_proba([folded])[0]
+        assert np.allclose(nlu.probabilities(folded), expected, atol=1e-12)
