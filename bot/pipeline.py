@@ -252,7 +252,9 @@ class MessagePipeline:
                 now=now,
             )
             if created:
-                rt.people.set_history(person.conversation_id, [])  # a new person has said nothing before
+                # A new person has said nothing before and is in the middle of nothing.
+                rt.people.set_history(person.conversation_id, [])
+                rt.people.set_state(person.conversation_id, DialogueState())
             return person
         changes = {
             name: value

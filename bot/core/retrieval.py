@@ -67,13 +67,17 @@ class ArticleIndex:
                 for token in tokens(fold(text)):
                     weighted[token] += FIELD_WEIGHTS[name]
             self._docs.append(weighted)
-        self._lengths = [sum(doc.values()) for doc in self._docs]
-        self._average = sum(self._lengths) / len(self._lengths) if self._lengths else 1.0
-        frequency: Counter[str] = Counter()
-        for doc in self._docs:
-            frequency.update(doc.keys())
+        lengths = [sum(doc.values()) for doc in self._docs]
+        average = sum(lengths) / len(lengths) if lengths else 1.0
         count = len(self._docs)
-        self._idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
+        # Inverted index of each token's BM25 term weight per document, computed once: a search then only
+        # touches the documents that share a token with the question.
+        self._postings: dict[str, list[tuple[int, float]]] = {}
+        for index, doc in enumerate(self._docs):
+            norm = K1 * (1 - B + B * lengths[index] / average)
+            for token, tf in doc.items():
+                self._postings.setdefault(token, []).append((index, tf * (K1 + 1) / (tf + norm)))
+        self._idf = {t: math.log(1 + (count - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self._postings.items()}
 
     def search(
         self,
@@ -90,21 +94,22 @@ class ArticleIndex:
         query = Counter(tokens(self._fold(question)))
         if not query:
             return []
+        scores: dict[int, float] = {}
+        for token, repeats in query.items():
+            postings = self._postings.get(token)
+            if postings is None:
+                continue
+            weight = self._idf[token] * repeats
+            for index, term in postings:
+                scores[index] = scores.get(index, 0.0) + weight * term
         hits = []
-        for index, article in enumerate(self._articles):
+        for index, score in scores.items():
+            article = self._articles[index]
             if lang is not None and article.lang != lang:
                 continue
             for_them = audience is None or audience in article.audience
             if strict_audience and not for_them:
                 continue
-            doc, length = self._docs[index], self._lengths[index]
-            score = 0.0
-            for token, repeats in query.items():
-                tf = doc.get(token)
-                if not tf:
-                    continue
-                norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / self._average))
-                score += self._idf[token] * norm * repeats
             if score > 0:
                 hits.append(Hit(article, score if for_them else score / AUDIENCE_PREFERENCE))
         hits.sort(key=lambda hit: (-hit.score, hit.article.id))
