@@ -48,11 +48,16 @@ async def add_event(
     )
 
 
+_CASE_TABLE = cast(Table, Case.__table__)
+# One statement object, values bound per call: compiled once (see people._insert_returning_id).
+_INSERT_CASE = insert(_CASE_TABLE).returning(_CASE_TABLE.c.id)
+
+
 async def insert_case(session: AsyncSession, case: Case) -> int:
     """Insert a new case (given as an unsaved ``Case``) with one Core statement; returns its id."""
     table = cast(Table, Case.__table__)
     values = {column.key: getattr(case, column.key) for column in table.columns if column.key != "id"}
-    case_id = await session.scalar(insert(table).values(**values).returning(table.c.id))
+    case_id = await session.scalar(_INSERT_CASE, values)
     assert case_id is not None
     return int(case_id)
 

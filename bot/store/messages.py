@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -103,14 +104,16 @@ def exchange(
 async def insert_rows(session: AsyncSession, rows: list[dict[str, Any]]) -> dict[tuple[int, str], int]:
     """INSERT message rows in one statement, skipping any already stored; returns (user, external id) → id of
     the rows inserted."""
-    table = Message.__table__
-    statement = insert_ignoring_conflicts(session.get_bind().dialect.name, table).returning(
-        table.c.id, table.c.user_id, table.c.external_id
-    )
     # Parameters as a list (not .values(rows)): the statement is compiled once and cached, and SQLAlchemy still
     # sends the rows as one multi-row INSERT ("insertmanyvalues").
-    result = await session.execute(statement, rows)
+    result = await session.execute(_insert_messages(session.get_bind().dialect.name), rows)
     return {(user_id, ext): row_id for row_id, user_id, ext in result.all()}
+
+
+@functools.cache
+def _insert_messages(dialect: str) -> Any:
+    table = Message.__table__
+    return insert_ignoring_conflicts(dialect, table).returning(table.c.id, table.c.user_id, table.c.external_id)
 
 
 async def insert_exchange(session: AsyncSession, item: Exchange) -> tuple[int, list[StoredOutbound]] | None:

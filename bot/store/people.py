@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.cases import Status
 from bot.core.messages import Profile
 from bot.store.database import insert_ignoring_conflicts
-from bot.store.models import Case, Conversation, Message, User
+from bot.store.models import Base, Case, Conversation, Message, User
 
 _OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
 PROFILE_FIELDS = ("region", "role", "school", "grade")
@@ -92,17 +94,12 @@ async def create_person(
         "school": profile.school,
         "grade": profile.grade,
     }
-    user_id = await session.scalar(
-        insert_ignoring_conflicts(dialect, User)
-        .values(channel=channel, external_id=external_id, consent=False, created_at=now, **values)
-        .returning(User.id)
-    )
+    user_row = values | {"channel": channel, "external_id": external_id, "consent": False, "subscribed": False,
+                         "linked_user_id": None, "created_at": now}  # fmt: skip
+    user_id = await session.scalar(_insert_returning_id(dialect, "users"), user_row)
     if user_id is not None:
-        conversation_id = await session.scalar(
-            insert_ignoring_conflicts(dialect, Conversation)
-            .values(user_id=user_id, started_at=now, last_message_at=now)
-            .returning(Conversation.id)
-        )
+        conversation_row = {"user_id": user_id, "handoff_case_id": None, "started_at": now, "last_message_at": now}
+        conversation_id = await session.scalar(_insert_returning_id(dialect, "conversations"), conversation_row)
         if conversation_id is not None:
             return Person(
                 user_id,
@@ -121,6 +118,14 @@ async def create_person(
     if person is None:
         raise RuntimeError(f"user {channel}/{external_id[:8]}… vanished while being created")
     return person, False
+
+
+@functools.cache
+def _insert_returning_id(dialect: str, table_name: str) -> Any:
+    # Built once per table: a statement with its values as parameters is compiled once and then only bound,
+    # where `.values(...)` would make SQLAlchemy work out a new cache key on every call.
+    table = Base.metadata.tables[table_name]
+    return insert_ignoring_conflicts(dialect, table).returning(table.c.id)
 
 
 async def update_user(session: AsyncSession, user_id: int, **values: object) -> None:
