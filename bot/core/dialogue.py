@@ -17,6 +17,7 @@ from bot.core.retrieval import ArticleIndex
 from bot.core.understanding import Understanding
 
 FALLBACK = "utter_fallback"
+FEEDBACK_ASK, FEEDBACK_THANKS = "utter_feedback_ask", "utter_feedback_thanks"
 REQUIRED_RESPONSES = (
     "utter_greet", "utter_menu", "utter_fallback", "utter_hotlines", "utter_counselor_requested",
     "utter_counselor_joined", "utter_counselor_left", "utter_counselor_waiting", "utter_language_switched",
@@ -85,18 +86,20 @@ class DialogueState:
     article: str | None = None
     part: int = 0
     awaiting_share: bool = False
+    awaiting_feedback: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
         return {"form": self.form, "answers": [list(a) for a in self.answers], "article": self.article,
-                "part": self.part, "awaiting_share": self.awaiting_share}  # fmt: skip
+                "part": self.part, "awaiting_share": self.awaiting_share,
+                "awaiting_feedback": self.awaiting_feedback}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
         """The state stored by ``as_json``; unknown or missing keys fall back to the defaults."""
         answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
-                   bool(data.get("awaiting_share", False)))  # fmt: skip
+                   bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +204,21 @@ class Dialogue:
             turn.replies.append(self.render("utter_plan_shared" if share else "utter_plan_not_shared", who.lang))
             return turn
         turn.state = replace(turn.state, awaiting_share=False)
+        if state.awaiting_feedback:
+            turn.state = replace(turn.state, awaiting_feedback=False)
+            # What follows "what would you like to tell us?" is the feedback itself, whatever NLU made of it
+            # (it stays in the conversation, encrypted like every message); a button is still a button.
+            if understood.source != "payload" and FEEDBACK_THANKS in self._domain.responses:
+                turn.replies.append(self.render(FEEDBACK_THANKS, who.lang))
+                return turn
         actions = self._domain.rules.get(understood.intent or "", ()) if understood.intent else ()
         if not actions:
             turn.replies.append(self.render(FALLBACK, who.lang, hotlines=hotlines))
             return turn
         for action in actions:
             self._run(action, turn, _Said(text, understood, who, hotlines))
+        if FEEDBACK_ASK in actions:
+            turn.state = replace(turn.state, awaiting_feedback=True)
         return turn
 
     def run_action(

@@ -131,3 +131,38 @@ def test_demo_shows_level_cues_and_the_reply(lang, expected):
     assert "不想活" in out
     assert expected in out
     assert "0771-2628005" in out
+
+
+def test_ask_prints_ranked_results_in_the_contract_shape():
+    result = run(["ask", "--lang", "zh", "考试前紧张睡不着怎么办"])
+    assert result.returncode == 0, result.stderr
+    results = json.loads(result.stdout)["results"]
+    assert 1 <= len(results) <= 5
+    assert set(results[0]) == {"id", "title", "topics", "audience", "lang", "score"}
+    assert all(r["lang"] == "zh" for r in results)
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert any("exam_anxiety" in r["topics"] or "sleep" in r["topics"] for r in results[:3])
+
+
+def test_ask_filters_by_audience_and_refuses_bad_input():
+    parents = json.loads(run(["ask", "--audience", "parent", "孩子总玩手机"]).stdout)["results"]
+    assert parents
+    assert all("parent" in r["audience"] for r in parents)
+    assert run(["ask", "--audience", "grandma", "x"]).returncode == 2
+    assert run(["ask", "  "]).returncode == 2
+
+
+def test_content_check_reports_coverage_and_names_a_broken_file(tmp_path):
+    ok = run(["content", "check"])
+    assert ok.returncode == 0, ok.stderr
+    assert "content is valid" in ok.stdout.decode()
+    assert "topic:left_behind" in ok.stdout.decode()
+    broken = tmp_path / "content"
+    import shutil
+
+    shutil.copytree(ROOT / "content", broken)
+    article = next((broken / "articles" / "zh").glob("*.md"))
+    article.write_text(article.read_text(encoding="utf-8").replace("lang: zh", "lang: xx"), encoding="utf-8")
+    bad = run(["content", "check"], env={"XINQIAO_CONTENT_DIR": str(broken)})
+    assert bad.returncode == 2
+    assert article.name in bad.stderr.decode()

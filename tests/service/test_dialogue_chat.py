@@ -136,3 +136,12 @@ async def test_orange_distress_offers_a_safety_plan_and_plan_command_starts_it(s
     assert len(started["replies"]) >= 2
     abuse = await service.say(new_session(), "我爸爸经常打我")
     assert "/safety_plan" not in payloads(abuse)
+
+
+async def test_feedback_is_asked_for_and_thanked(service: Service) -> None:
+    session_id = new_session()
+    asked = await service.say(session_id, "/feedback")
+    thanked = await service.say(session_id, "字太小了，希望可以调大一点")
+    assert texts(thanked) != texts(asked)
+    again = await service.say(session_id, "字太小了，希望可以调大一点", message_id="after-feedback")
+    assert texts(again) != texts(thanked)
