@@ -76,3 +76,15 @@ async def test_overlong_message_cannot_be_typed_past_the_limit(service: Service,
     page = await open_chat(service, browser)
     await page.fill("#input", "好" * 5000)
     assert len(await page.input_value("#input")) == 4096
+
+
+async def test_article_answers_link_to_the_full_page(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await send(page, "考试前一晚紧张得睡不着怎么办")
+    link = page.locator(".msg.bot a[href^='/articles/']").last
+    await expect(link).to_be_visible()
+    href = await link.get_attribute("href")
+    article = await browser.new_page()
+    await article.goto(str(service.client.make_url(str(href))))
+    await expect(article.locator("main.article-page h1")).to_be_visible()
+    await expect(article.locator("main.article-page")).to_contain_text("12356")

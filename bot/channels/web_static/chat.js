@@ -70,6 +70,23 @@
     setStatus(statusKey);
   }
 
+  // Server text is untrusted: it goes in as text nodes only; our own article paths become links.
+  const ARTICLE_PATH = /\/articles\/[a-z0-9-]+/g;
+  function fillText(el, text) {
+    let last = 0;
+    for (const m of text.matchAll(ARTICLE_PATH)) {
+      el.append(document.createTextNode(text.slice(last, m.index)));
+      const a = document.createElement('a');
+      a.href = m[0];
+      a.target = '_blank';
+      a.rel = 'noopener';
+      a.textContent = m[0];
+      el.append(a);
+      last = m.index + m[0].length;
+    }
+    el.append(document.createTextNode(text.slice(last)));
+  }
+
   function addMsg(from, text, buttons) {
     const kind = ['user', 'bot', 'counselor', 'system'].includes(from) ? from : 'bot';
     const wrap = document.createElement('div');
@@ -82,7 +99,7 @@
     }
     const p = document.createElement('p');
     p.className = 'bubble';
-    p.textContent = String(text ?? '');  // textContent only: server text is untrusted
+    fillText(p, String(text ?? ''));
     wrap.append(p);
     if (Array.isArray(buttons) && buttons.length) {
       const row = document.createElement('div');
