@@ -7,7 +7,7 @@ import functools
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +74,17 @@ class _Txn:
     dialogue_state: DialogueState | None = None
 
 
+def _settled(person: Person, inbound: InboundMessage, *, take_pending: bool) -> bool:
+    """Nothing about the person needs the full path: no counselor holds them, nothing waits for them, and the
+    channel reports no change to their profile."""
+    if person.handoff_case_id is not None or (take_pending and person.has_pending):
+        return False
+    return not any(
+        (value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
+        for name in PROFILE_FIELDS
+    )
+
+
 class MessagePipeline:
     """Handles one inbound message; the channel adapter delivers the returned replies."""
 
@@ -114,7 +125,7 @@ class MessagePipeline:
             inbound, key, understood, replies_delivered=replies_delivered, take_pending=take_pending
         )
         if quick is not None:
-            person, assessment, item = quick
+            person, assessment, item, new_state = quick
             try:
                 stored = await rt.group_commit.store(item)
             except SQLAlchemyError:
@@ -123,6 +134,8 @@ class MessagePipeline:
             if stored is not None:
                 rt.people.put(key, person, epoch)
                 rt.people.add_text(person.conversation_id, inbound.text)
+                if new_state is not None:
+                    rt.people.set_state(person.conversation_id, new_state)
                 rt.metrics.triage.labels(assessment.level.value).inc()
                 outcome = Outcome(stored[1], assessment, message_id=stored[0], user_id=person.user_id)
                 if self.after_commit is not None:
@@ -174,15 +187,12 @@ class MessagePipeline:
         *,
         replies_delivered: bool,
         take_pending: bool,
-    ) -> tuple[Person, Assessment, message_store.Exchange] | None:
+    ) -> tuple[Person, Assessment, message_store.Exchange, DialogueState | None] | None:
         """For the common message (a known person, no risk, no case, no counselor, nothing pending, a dialogue
         turn that changes nothing stored) the rows to store by group commit; None sends it down the full path."""
         rt = self._rt
         person = rt.people.get(key)
-        if person is None or person.handoff_case_id is not None or (take_pending and person.has_pending):
-            return None
-        if any((value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
-               for name in PROFILE_FIELDS):  # fmt: skip
+        if person is None or not _settled(person, inbound, take_pending=take_pending):
             return None
         history = rt.people.history(person.conversation_id)
         state = rt.people.state(person.conversation_id)
@@ -192,8 +202,9 @@ class MessagePipeline:
         if assessment.level is not Level.NONE:
             return None
         turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person), self._hotlines(person))
-        if turn.effects or turn.state != state:
+        if turn.effects:
             return None
+        now = rt.clock()
         item = message_store.exchange(
             rt.cipher,
             conversation_id=person.conversation_id,
@@ -202,10 +213,14 @@ class MessagePipeline:
             text=inbound.text,
             assessment=assessment,
             replies=turn.replies,
-            now=rt.clock(),
+            now=now,
             delivered=replies_delivered,
         )
-        return person, assessment, item
+        if turn.state != state:
+            # Reading an article moves the conversation's state: it is written in the same group commit.
+            row = dialogue_store.state_row(rt.cipher, person.conversation_id, turn.state.as_json(), now)
+            return person, assessment, replace(item, state_row=row), turn.state
+        return person, assessment, item, None
 
     def _who(self, person: Person, plan_text: str | None = None) -> Who:
         return Who(person.lang, person.role, person.grade, person.region, plan_text=plan_text)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.crypto import TextCipher
@@ -60,3 +63,28 @@ async def set_plan_shared(session: AsyncSession, user_id: int, shared: bool, now
         return False
     plan.shared, plan.updated_at = shared, now
     return True
+
+
+def state_row(cipher: TextCipher, conversation_id: int, state: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A dialogue state as a row for ``upsert_states``."""
+    return {
+        "conversation_id": conversation_id,
+        "state_enc": cipher.encrypt(json.dumps(state, ensure_ascii=False)),
+        "updated_at": now,
+    }
+
+
+async def upsert_states(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write several conversations' states in one statement (insert, or replace the stored one)."""
+    if rows:
+        await session.execute(_upsert_states(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _upsert_states(dialect: str) -> Any:
+    table = cast(Table, DialogueStateRow.__table__)
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.conversation_id],
+        set_={"state_enc": statement.excluded.state_enc, "updated_at": statement.excluded.updated_at},
+    )

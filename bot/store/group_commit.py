@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 
+from bot.store import dialogue_store
 from bot.store import messages as message_store
 from bot.store.database import Database
 from bot.store.messages import Exchange, StoredOutbound
@@ -59,6 +60,13 @@ class GroupCommit:
         try:
             async with self._db.transaction() as session:
                 ids = await message_store.insert_rows(session, [row for item, _ in group for row in item.rows])
+                # A re-delivered message (its row skipped) must not move the conversation's state again.
+                states = [
+                    item.state_row
+                    for item, _ in group
+                    if item.state_row is not None and (item.user_id, item.external_id) in ids
+                ]
+                await dialogue_store.upsert_states(session, states)
         except Exception as exc:  # every waiter gets the failure and takes its own fallback
             for _item, future in group:
                 if not future.done():

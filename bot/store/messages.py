@@ -39,6 +39,8 @@ class Exchange:
     external_id: str
     replies: Sequence[OutboundMessage]
     rows: list[dict[str, Any]]
+    # The conversation's new dialogue state, written with the message (only if the message is new).
+    state_row: dict[str, Any] | None = None
 
     def result(self, ids: dict[tuple[int, str], int]) -> tuple[int, list[StoredOutbound]] | None:
         """The message id and stored replies from the ids an INSERT returned; None when the message was there

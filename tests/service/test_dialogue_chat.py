@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.channels.web import person_key
 from bot.store.models import SafetyPlan, User
 from tests.service.conftest import Service, new_session
 
@@ -145,3 +146,17 @@ async def test_feedback_is_asked_for_and_thanked(service: Service) -> None:
     assert texts(thanked) != texts(asked)
     again = await service.say(session_id, "字太小了，希望可以调大一点", message_id="after-feedback")
     assert texts(again) != texts(thanked)
+
+
+async def test_reading_position_survives_redelivery_and_a_cold_cache(service: Service) -> None:
+    session_id = new_session()
+    await service.say(session_id, "你好")
+    await service.say(session_id, "怎么和孩子聊手机使用的问题", message_id="q1")
+    first = await service.say(session_id, "/more")
+    assert texts(first).startswith("第 1/")
+    await service.say(session_id, "怎么和孩子聊手机使用的问题", message_id="q1")  # a re-delivery
+    second = await service.say(session_id, "/more")
+    assert texts(second).startswith("第 2/")
+    service.runtime.people.forget(("web", person_key(session_id)))  # as after a restart
+    third = await service.say(session_id, "/more")
+    assert texts(third).startswith("第 3/") or "/browse_topics" in payloads(third)
