@@ -205,22 +205,34 @@ class MessagePipeline:
         if turn.effects:
             return None
         now = rt.clock()
-        item = message_store.exchange(
-            rt.cipher,
-            conversation_id=person.conversation_id,
-            user_id=person.user_id,
-            external_id=inbound.external_id,
-            text=inbound.text,
-            assessment=assessment,
-            replies=turn.replies,
-            now=now,
-            delivered=replies_delivered,
-        )
+        item = self._exchange(person, inbound, assessment, turn.replies, now, delivered=replies_delivered)
         if turn.state != state:
             # Reading an article moves the conversation's state: it is written in the same group commit.
             row = dialogue_store.state_row(rt.cipher, person.conversation_id, turn.state.as_json(), now)
             return person, assessment, replace(item, state_row=row), turn.state
         return person, assessment, item, None
+
+    def _exchange(
+        self,
+        person: Person,
+        inbound: InboundMessage,
+        assessment: Assessment,
+        replies: list[OutboundMessage],
+        now: datetime,
+        *,
+        delivered: bool,
+    ) -> message_store.Exchange:
+        return message_store.exchange(
+            self._rt.cipher,
+            conversation_id=person.conversation_id,
+            user_id=person.user_id,
+            external_id=inbound.external_id,
+            text=inbound.text,
+            assessment=assessment,
+            replies=replies,
+            now=now,
+            delivered=delivered,
+        )
 
     def _who(self, person: Person, plan_text: str | None = None) -> Who:
         return Who(person.lang, person.role, person.grade, person.region, plan_text=plan_text)
@@ -315,18 +327,7 @@ class MessagePipeline:
             outgoing.extend(turn.replies)
 
         stored = await message_store.insert_exchange(
-            session,
-            message_store.exchange(
-                rt.cipher,
-                conversation_id=person.conversation_id,
-                user_id=person.user_id,
-                external_id=inbound.external_id,
-                text=inbound.text,
-                assessment=assessment,
-                replies=outgoing,
-                now=now,
-                delivered=replies_delivered,
-            ),
+            session, self._exchange(person, inbound, assessment, outgoing, now, delivered=replies_delivered)
         )
         if stored is None:
             message_id, replies = await message_store.replies_for(
