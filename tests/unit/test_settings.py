@@ -46,3 +46,38 @@ def test_settings_are_frozen():
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):
         settings.default_lang = "en"  # type: ignore[misc]
+
+
+def test_service_settings_are_read_and_parsed():
+    from datetime import timedelta
+
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql+asyncpg://u@h/db", "HOST": "10.0.0.5", "PORT": "9000",
+         "XINQIAO_SLA_RED": "90s", "XINQIAO_SLA_ORANGE": "1h", "XINQIAO_SLA_YELLOW_WORKING_DAYS": "3",
+         "XINQIAO_WEB_MESSAGES_PER_MINUTE": "12", "XINQIAO_RASA_TIMEOUT": "250ms",
+         "NLU_BACKEND": "rasa", "RASA_URL": "http://rasa:5005", "XINQIAO_COUNSELOR_SHOW_NAME": "yes"}
+    )  # fmt: skip
+    assert (settings.database_url, settings.host, settings.port) == ("postgresql+asyncpg://u@h/db", "10.0.0.5", 9000)
+    assert (settings.sla_red, settings.sla_orange) == (timedelta(seconds=90), timedelta(hours=1))
+    assert (settings.sla_yellow_working_days, settings.web_messages_per_minute) == (3, 12)
+    assert (settings.nlu_backend, settings.rasa_url, settings.rasa_timeout) == ("rasa", "http://rasa:5005", 0.25)
+    assert settings.counselor_show_name is True
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"XINQIAO_SLA_RED": "soon"}, "XINQIAO_SLA_RED"),
+        ({"XINQIAO_SLA_YELLOW_WORKING_DAYS": "0"}, "XINQIAO_SLA_YELLOW_WORKING_DAYS"),
+        ({"XINQIAO_WEB_MESSAGES_PER_MINUTE": "-1"}, "XINQIAO_WEB_MESSAGES_PER_MINUTE"),
+        ({"NLU_BACKEND": "gpt"}, "NLU_BACKEND"),
+        ({"NLU_BACKEND": "rasa"}, "RASA_URL"),
+        ({"XINQIAO_COUNSELOR_SHOW_NAME": "maybe"}, "XINQIAO_COUNSELOR_SHOW_NAME"),
+        ({"XINQIAO_DIALOGUES_DIR": "/no/such/folder"}, "XINQIAO_DIALOGUES_DIR"),
+    ],
+)
+def test_bad_service_settings_name_their_variable(env, named):
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
