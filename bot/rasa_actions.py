@@ -1,5 +1,5 @@
-"""Our custom actions for a Rasa deployment, served by rasa-sdk's action server:
-``python -m rasa_sdk --actions bot.rasa_actions`` (install with ``pip install 'xinqiao[rasa]'``). Each action runs
+"""Our custom actions (article lookup, hotlines, profile, plan, escalation) for a Rasa deployment, served by
+rasa-sdk's action server: ``python -m rasa_sdk --actions bot.rasa_actions`` (install ``xinqiao[rasa]``). Each runs
 the same dialogue engine as the embedded bot, with Rasa's slots as the conversation state; escalation goes
 through our own pipeline, so a request opens a case in our store like any other."""
 
@@ -80,6 +80,12 @@ class _EngineAction(Action):  # type: ignore[misc]  # rasa_sdk ships no type inf
         if turn.state.article != state.article or turn.state.part != state.part:
             events += [SlotSet("article", turn.state.article), SlotSet("article_part", float(turn.state.part))]
         return events
+
+
+class ActionHotlines(_EngineAction):
+    """The hotlines of the person's region (slot ``region``), with 110/120."""
+
+    action_name = "action_hotlines"
 
 
 class ActionSearchArticles(_EngineAction):

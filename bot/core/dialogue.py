@@ -25,8 +25,8 @@ REQUIRED_RESPONSES = (
 )  # fmt: skip
 STOP_FORM = frozenset({"menu", "deny", "goodbye", "talk_to_counselor", "hotlines"})
 CUSTOM_ACTIONS = frozenset({
-    "action_set_profile", "action_search_articles", "action_more", "action_subscribe", "action_unsubscribe",
-    "action_show_plan", "action_escalate",
+    "action_hotlines", "action_set_profile", "action_search_articles", "action_more", "action_subscribe",
+    "action_unsubscribe", "action_show_plan", "action_escalate",
 })  # fmt: skip
 _PRIMARY = re.compile(r"[一二三四五六]年级|grade\s*[1-6]\b|year\s*[1-6]\b", re.IGNORECASE)
 _JUNIOR = re.compile(r"初[一二三]|初中|grade\s*[7-9]\b|year\s*[7-9]\b", re.IGNORECASE)
@@ -253,6 +253,8 @@ class Dialogue:
             "action_unsubscribe": lambda t, _s: self._subscribe(t, lang, subscribed=False),
             "action_show_plan": lambda t, s: t.replies.append(self._plan_reply(s.who, lang)),
             "action_escalate": lambda t, _s: t.effects.append(RequestCounselor()),
+            # The hotline list of the person's region, which a plain Rasa response cannot fill in.
+            "action_hotlines": lambda t, s: t.replies.append(self.render("utter_hotlines", lang, hotlines=s.hotlines)),
         }.get(action)
         if handler is not None:
             handler(turn, replace(said, who=replace(who, lang=lang)))

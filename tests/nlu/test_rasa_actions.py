@@ -117,3 +117,11 @@ async def test_escalate_opens_a_request_case_in_our_store(
     assert (user.channel, user.external_id) == ("rasa", "rasa-user-1")
     assert case is not None
     assert (case.level, case.categories) == ("yellow", "request")
+
+
+async def test_hotlines_action_lists_the_lines_of_the_region(executor: ActionExecutor) -> None:
+    result = await run(executor, payload("action_hotlines", "热线", "hotlines", {"region": "450100"}))
+    text = result["responses"][0]["text"]
+    assert "0771-2628005" in text
+    assert "12356" in text
+    assert "{hotlines}" not in text
