@@ -17,7 +17,7 @@ from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Level
 from bot.runtime import Runtime
 from bot.store import cases as case_store
-from bot.store import dialogue_store, people
+from bot.store import dialogue_store, people, person_data
 from bot.store import messages as message_store
 from bot.store.messages import StoredOutbound
 from bot.store.models import Case, Conversation, Staff, User
@@ -74,6 +74,7 @@ class Casework:
         return {
             "case": case_summary(case),
             "person": {
+                "id": user.id,
                 "channel": user.channel,
                 "role": user.role,
                 "lang": user.lang,
@@ -162,6 +163,31 @@ class Casework:
             key = (user.channel, user.external_id)
         await self._after(summary, "case.closed", to_person, key)
         return summary
+
+    async def export_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
+        """Everything stored about a person (admins only; audited)."""
+        rt = self._rt
+        if staff.role != "admin":
+            raise CaseworkError(403, "only admins export a person's data")
+        async with rt.db.transaction() as session:
+            data = await person_data.export(session, rt.cipher, user_id)
+            if data is None:
+                raise CaseworkError(404, f"person {user_id} not found")
+            await audit(session, staff.id, "person.export", rt.clock(), detail=f"user {user_id}")
+        return data
+
+    async def erase_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
+        """Erase a person's words and identity (admins only; audited); their cases stay, anonymous."""
+        rt = self._rt
+        if staff.role != "admin":
+            raise CaseworkError(403, "only admins erase a person's data")
+        async with rt.db.transaction() as session:
+            former = await person_data.erase(session, user_id, rt.clock())
+            if former is None:
+                raise CaseworkError(404, f"person {user_id} not found")
+            await audit(session, staff.id, "person.erase", rt.clock(), detail=f"user {user_id}")
+        rt.people.forget(former)
+        return {"erased": user_id}
 
     async def sweep(self) -> int:
         """Climb every unclaimed case past its deadline one tier, with a new deadline; red cases re-send the

@@ -52,6 +52,8 @@ class CounselorApi:
             web.post("/api/v1/cases/{id}/refer", self._auth(self.refer)),
             web.post("/api/v1/cases/{id}/resolve", self._auth(self.resolve)),
             web.get("/api/v1/events", self._auth(self.events)),
+            web.get("/api/v1/people/{id}/export", self._auth(self.export_person)),
+            web.delete("/api/v1/people/{id}", self._auth(self.erase_person)),
         ]
 
     def _auth(self, handler: Handler) -> Handler:
@@ -131,6 +133,14 @@ class CounselorApi:
         )
         return web.json_response({"case": case})
 
+    async def export_person(self, request: web.Request) -> web.Response:
+        """``GET /api/v1/people/{id}/export``: everything stored about a person (admins; audited)."""
+        return web.json_response(await self._work.export_person(request[STAFF_KEY], _numeric_id(request, "person")))
+
+    async def erase_person(self, request: web.Request) -> web.Response:
+        """``DELETE /api/v1/people/{id}``: erase a person's words and identity (admins; audited)."""
+        return web.json_response(await self._work.erase_person(request[STAFF_KEY], _numeric_id(request, "person")))
+
     async def events(self, request: web.Request) -> web.StreamResponse:
         """``GET /api/v1/events``: Server-Sent Events of case changes in the caller's scope."""
         staff = request[STAFF_KEY]
@@ -160,9 +170,13 @@ class CounselorApi:
 
 
 def _case_id(request: web.Request) -> int:
+    return _numeric_id(request, "case")
+
+
+def _numeric_id(request: web.Request, what: str) -> int:
     text = request.match_info["id"]
     if not text.isdigit():
-        raise CaseworkError(404, f"case {text!r} not found")
+        raise CaseworkError(404, f"{what} {text!r} not found")
     return int(text)
 
 

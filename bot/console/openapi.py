@@ -74,6 +74,20 @@ OPENAPI: dict[str, Any] = {
                 "properties": {"outcome": {"type": "string", "maxLength": 40}, "note": {"type": "string"}},
             },
         ),
+        "/api/v1/people/{id}/export": {
+            "get": {
+                "summary": "Everything stored about a person (admins only; audited)",
+                "parameters": [_CASE_ID],
+                "responses": {"200": {"description": "the person's data"}, "403": _ERROR, "404": _ERROR},
+            }
+        },
+        "/api/v1/people/{id}": {
+            "delete": {
+                "summary": "Erase a person's words and identity; their cases stay, anonymous (admins only; audited)",
+                "parameters": [_CASE_ID],
+                "responses": {"200": {"description": "erased"}, "403": _ERROR, "404": _ERROR},
+            }
+        },
         "/api/v1/events": {
             "get": {
                 "summary": "Server-Sent Events of case changes in your scope",

@@ -1,0 +1,62 @@
+"""Per person export and erasure through the admin API (DESIGN.md §6), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.store.models import AuditEntry, Case, Message, SafetyPlan
+from tests.service.conftest import Service, new_session
+
+RED = "我不想活了，药都准备好了，今晚就吃"
+
+
+async def person_with_a_case(service: Service) -> tuple[str, int, int, str]:
+    session_id = new_session()
+    await service.say(session_id, RED)
+    await service.say(session_id, "/safety_plan")
+    for answer in ["睡不着", "听歌", "操场", "妈妈", "心理老师", "交给妈妈"]:
+        await service.say(session_id, answer)
+    admin = await service.staff("boss", "admin")
+    case = (await service.api("GET", "/api/v1/cases", admin))[1]["cases"][0]
+    person_id = (await service.api("GET", f"/api/v1/cases/{case['id']}", admin))[1]["person"]["id"]
+    return session_id, person_id, case["id"], admin
+
+
+async def test_admin_exports_everything_about_a_person(service: Service) -> None:
+    _session, person_id, _case, admin = await person_with_a_case(service)
+    status, data = await service.api("GET", f"/api/v1/people/{person_id}/export", admin)
+    assert status == 200
+    assert any(m["text"] == RED for m in data["messages"])
+    assert [c["level"] for c in data["cases"]] == ["red"]
+    assert ["plan_coping", "听歌"] in data["safety_plan"]
+
+
+async def test_erasure_removes_words_and_identity_and_keeps_an_anonymous_case(service: Service) -> None:
+    session_id, person_id, case_id, admin = await person_with_a_case(service)
+    status, body = await service.api("DELETE", f"/api/v1/people/{person_id}", admin)
+    assert (status, body) == (200, {"erased": person_id})
+    async with service.runtime.db.reading() as session:
+        messages = await session.scalar(select(func.count()).select_from(Message).where(Message.user_id == person_id))
+        plans = await session.scalar(select(func.count()).select_from(SafetyPlan))
+        case = await session.get(Case, case_id)
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert (messages, plans) == (0, 0)
+    assert case is not None
+    assert (case.level, case.trigger_message_id) == ("red", None)
+    assert "person.erase" in actions
+    exported = (await service.api("GET", f"/api/v1/people/{person_id}/export", admin))[1]
+    assert exported["messages"] == []
+    # The same browser session now starts afresh, as a new person.
+    again = await service.say(session_id, "你好")
+    assert again["replies"]
+    view = (await service.api("GET", f"/api/v1/cases/{case_id}", admin))[1]
+    assert view["messages"] == []
+
+
+async def test_only_admins_and_only_known_people(service: Service) -> None:
+    _session, person_id, _case, admin = await person_with_a_case(service)
+    counselor = await service.staff("li")
+    assert (await service.api("GET", f"/api/v1/people/{person_id}/export", counselor))[0] == 403
+    assert (await service.api("DELETE", f"/api/v1/people/{person_id}", counselor))[0] == 403
+    assert (await service.api("DELETE", "/api/v1/people/999999", admin))[0] == 404
+    assert (await service.api("GET", "/api/v1/people/abc/export", admin))[0] == 404
