@@ -74,15 +74,21 @@ class _Txn:
     dialogue_state: DialogueState | None = None
 
 
+def _profile_changes(person: Person, inbound: InboundMessage) -> dict[str, str]:
+    """Profile fields the channel reports differently from what is stored."""
+    return {
+        name: value
+        for name in PROFILE_FIELDS
+        if (value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
+    }
+
+
 def _settled(person: Person, inbound: InboundMessage, *, take_pending: bool) -> bool:
     """Nothing about the person needs the full path: no counselor holds them, nothing waits for them, and the
     channel reports no change to their profile."""
     if person.handoff_case_id is not None or (take_pending and person.has_pending):
         return False
-    return not any(
-        (value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
-        for name in PROFILE_FIELDS
-    )
+    return not _profile_changes(person, inbound)
 
 
 class MessagePipeline:
@@ -105,6 +111,7 @@ class MessagePipeline:
         ``replies_delivered``: the channel hands the replies over in its response (web chat), so they and any
         pending earlier messages are recorded as delivered in the same transaction."""
         key = (inbound.channel, inbound.user_external_id)
+        self._rt.metrics.messages.labels(inbound.channel).inc()
         async with self._rt.people.turn(key):
             outcome = await self._handle(inbound, replies_delivered=replies_delivered, take_pending=replies_delivered)
         if not outcome.stored:
@@ -112,12 +119,13 @@ class MessagePipeline:
             self._rt.metrics.unsaved.set(len(self._unsaved))
         return outcome
 
-    async def _handle(self, inbound: InboundMessage, *, replies_delivered: bool, take_pending: bool) -> Outcome:
+    async def _handle(
+        self, inbound: InboundMessage, *, replies_delivered: bool, take_pending: bool, replaying: bool = False
+    ) -> Outcome:
         rt = self._rt
         key = (inbound.channel, inbound.user_external_id)
         epoch = rt.people.epoch
         now = rt.clock()
-        rt.metrics.messages.labels(inbound.channel).inc()
         assessment: Assessment | None = None
         # Understanding comes before any transaction: a Rasa server may take its time, a lock must not wait on it.
         understood = await rt.nlu.understand(inbound.text)
@@ -132,15 +140,10 @@ class MessagePipeline:
                 rt.people.forget(key)
                 return self._unstored(inbound, assessment)
             if stored is not None:
-                rt.people.put(key, person, epoch)
-                rt.people.add_text(person.conversation_id, inbound.text)
-                if new_state is not None:
-                    rt.people.set_state(person.conversation_id, new_state)
-                rt.metrics.triage.labels(assessment.level.value).inc()
                 outcome = Outcome(stored[1], assessment, message_id=stored[0], user_id=person.user_id)
-                if self.after_commit is not None:
-                    self.after_commit(outcome)
-                return outcome
+                return self._committed(
+                    inbound, outcome, person=person, epoch=epoch, state=new_state, events=[], replaying=replaying
+                )
             # A re-delivery: the full path below finds what was stored the first time.
         try:
             async with rt.db.transaction() as session:
@@ -159,21 +162,47 @@ class MessagePipeline:
         except SQLAlchemyError:
             rt.people.forget(key)
             return self._unstored(inbound, assessment)
-        rt.people.put(key, work.person, epoch)
         if outcome.duplicate:
+            rt.people.put(key, work.person, epoch)
             return outcome
-        if work.dialogue_state is not None:
-            rt.people.set_state(work.person.conversation_id, work.dialogue_state)
-        rt.people.add_text(work.person.conversation_id, inbound.text)
-        rt.metrics.triage.labels(assessment.level.value).inc()
-        if assessment.level in {Level.RED, Level.ORANGE}:
-            rt.metrics.safety_replies.labels(assessment.level.value).inc()
-        for kind, summary in work.events:
+        return self._committed(
+            inbound,
+            outcome,
+            person=work.person,
+            epoch=epoch,
+            state=work.dialogue_state,
+            events=work.events,
+            replaying=replaying,
+        )
+
+    def _committed(
+        self,
+        inbound: InboundMessage,
+        outcome: Outcome,
+        *,
+        person: Person,
+        epoch: int,
+        state: DialogueState | None,
+        events: list[tuple[str, dict[str, Any]]],
+        replaying: bool,
+    ) -> Outcome:
+        """After the commit, on either path: remember the person, tell the consoles, count."""
+        rt = self._rt
+        rt.people.put((inbound.channel, inbound.user_external_id), person, epoch)
+        rt.people.add_text(person.conversation_id, inbound.text)
+        if state is not None:
+            rt.people.set_state(person.conversation_id, state)
+        for kind, summary in events:
             rt.events.publish(kind, summary)
-        if assessment.level is not Level.NONE:
+        level = outcome.assessment.level
+        # A replayed message was counted, and its safety reply sent, when it first arrived.
+        if not replaying:
+            rt.metrics.triage.labels(level.value).inc()
+            if level in {Level.RED, Level.ORANGE}:
+                rt.metrics.safety_replies.labels(level.value).inc()
+        if level is not Level.NONE:
             log.info(
-                "message triaged",
-                extra={"event": "triage", "level": assessment.level.value, "message_id": outcome.message_id},
+                "message triaged", extra={"event": "triage", "level": level.value, "message_id": outcome.message_id}
             )
         if self.after_commit is not None:
             self.after_commit(outcome)
@@ -283,11 +312,7 @@ class MessagePipeline:
                 rt.people.set_history(person.conversation_id, [])
                 rt.people.set_state(person.conversation_id, DialogueState())
             return person
-        changes = {
-            name: value
-            for name in PROFILE_FIELDS
-            if (value := getattr(inbound.profile, name)) is not None and value != getattr(person, name)
-        }
+        changes = _profile_changes(person, inbound)
         if changes:
             await people.update_user(session, person.user_id, **changes)
             for name, value in changes.items():
@@ -473,7 +498,7 @@ class MessagePipeline:
             inbound = self._unsaved[0]
             key = (inbound.channel, inbound.user_external_id)
             async with self._rt.people.turn(key):
-                outcome = await self._handle(inbound, replies_delivered=True, take_pending=False)
+                outcome = await self._handle(inbound, replies_delivered=True, take_pending=False, replaying=True)
             if not outcome.stored:
                 break
             self._unsaved.popleft()

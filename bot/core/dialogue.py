@@ -17,6 +17,7 @@ from bot.core.retrieval import ArticleIndex
 from bot.core.understanding import Understanding
 
 FALLBACK = "utter_fallback"
+LANGUAGE_INTENTS = {"lang_zh": "zh", "lang_en": "en"}
 FEEDBACK_ASK, FEEDBACK_THANKS = "utter_feedback_ask", "utter_feedback_thanks"
 REQUIRED_RESPONSES = (
     "utter_greet", "utter_menu", "utter_fallback", "utter_hotlines", "utter_counselor_requested",
@@ -110,7 +111,6 @@ class Who:
     role: str = "student"
     grade: str | None = None
     region: str = "CN"
-    has_plan: bool = False
     plan_text: str | None = None
 
     @property
@@ -215,6 +215,11 @@ class Dialogue:
         if not actions:
             turn.replies.append(self.render(FALLBACK, who.lang, hotlines=hotlines))
             return turn
+        new_lang = LANGUAGE_INTENTS.get(understood.intent or "")
+        if new_lang is not None:
+            # The confirmation is already in the language chosen.
+            turn.effects.append(SetLanguage(new_lang))
+            who = replace(who, lang=new_lang)
         for action in actions:
             self._run(action, turn, _Said(text, understood, who, hotlines))
         if FEEDBACK_ASK in actions:
@@ -230,17 +235,10 @@ class Dialogue:
         return turn
 
     def _run(self, action: str, turn: Turn, said: _Said) -> None:
-        understood, who, hotlines = said.understood, said.who, said.hotlines
-        lang = who.lang
-        for effect in turn.effects:
-            if isinstance(effect, SetLanguage):
-                lang = effect.lang
-        if understood.intent in {"lang_zh", "lang_en"} and not any(isinstance(e, SetLanguage) for e in turn.effects):
-            lang = "en" if understood.intent == "lang_en" else "zh"
-            turn.effects.append(SetLanguage(lang))
+        lang = said.who.lang
         if action in self._domain.forms:
             turn.state = replace(turn.state, form=action, answers=(), article=None)
-            intro = "utter_safety_plan_intro"
+            intro = f"utter_{action.removesuffix('_form')}_intro"
             if intro in self._domain.responses:
                 turn.replies.append(self.render(intro, lang))
             turn.replies.append(self.render(f"utter_ask_{self._domain.forms[action][0]}", lang))
@@ -257,9 +255,9 @@ class Dialogue:
             "action_hotlines": lambda t, s: t.replies.append(self.render("utter_hotlines", lang, hotlines=s.hotlines)),
         }.get(action)
         if handler is not None:
-            handler(turn, replace(said, who=replace(who, lang=lang)))
+            handler(turn, said)
         elif action in self._domain.responses:
-            turn.replies.append(self.render(action, lang, hotlines=hotlines))
+            turn.replies.append(self.render(action, lang, hotlines=said.hotlines))
 
     # -- actions --------------------------------------------------------------------------------------------
 
