@@ -43,6 +43,11 @@ class _ToPerson:
     messages: list[StoredOutbound]
 
 
+def _require_admin(staff: Staff) -> None:
+    if staff.role != "admin":
+        raise CaseworkError(403, "only admins export or erase a person's data")
+
+
 def scope_of(staff: Staff) -> StaffScope:
     """The staff member's scope (no school and no district: the whole deployment)."""
     return StaffScope(school=staff.school, district=staff.district)
@@ -167,8 +172,7 @@ class Casework:
     async def export_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
         """Everything stored about a person (admins only; audited)."""
         rt = self._rt
-        if staff.role != "admin":
-            raise CaseworkError(403, "only admins export a person's data")
+        _require_admin(staff)
         async with rt.db.transaction() as session:
             data = await person_data.export(session, rt.cipher, user_id)
             if data is None:
@@ -179,8 +183,7 @@ class Casework:
     async def erase_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
         """Erase a person's words and identity (admins only; audited); their cases stay, anonymous."""
         rt = self._rt
-        if staff.role != "admin":
-            raise CaseworkError(403, "only admins erase a person's data")
+        _require_admin(staff)
         async with rt.db.transaction() as session:
             former = await person_data.erase(session, user_id, rt.clock())
             if former is None:
@@ -195,7 +198,7 @@ class Casework:
         rt = self._rt
         now = rt.clock()
         done = 0
-        async with rt.db.transaction() as session:
+        async with rt.db.reading() as session:
             overdue = await case_store.overdue(session, now)
         for stale in overdue:
             async with rt.db.transaction() as session:

@@ -208,10 +208,13 @@ class WebChat:
         outcome = await self._pipeline.handle(self._inbound(chat), replies_delivered=True)
         return web.json_response({"replies": [_reply_json(m.message) for m in _in_order(outcome)]})
 
-    def _rate_limited(self, exc: RequestError, lang: Any) -> web.Response:
+    def _slow_down(self, lang: Any) -> dict[str, Any]:
         # Even a refusal keeps a way to a human in it.
         text = self._rt.dialogue.render("utter_rate_limited", lang if lang in LANGUAGES else "zh").text
-        body = exc.body() | {"replies": [{"text": text, "buttons": [], "from": "system"}]}
+        return _reply_json(OutboundMessage(text, sender="system"))
+
+    def _rate_limited(self, exc: RequestError, lang: Any) -> web.Response:
+        body = exc.body() | {"replies": [self._slow_down(lang)]}
         return web.json_response(body, status=429, headers={"Retry-After": str(exc.retry_after)})
 
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
@@ -254,16 +257,19 @@ class WebChat:
     async def _welcome(self, ws: web.WebSocketResponse, key: str, profile: Profile) -> None:
         """Greet a new person; give a returning one what arrived while they were away."""
         rt = self._rt
-        async with rt.db.transaction() as session:
+        async with rt.db.reading() as session:
             user = await people.find_user(session, CHANNEL, key)
-            if user is None:
-                greeting = rt.dialogue.render("utter_greet", profile.lang or rt.settings.default_lang)
-                await ws.send_json({"type": "reply", **_reply_json(OutboundMessage(greeting.text, greeting.buttons))})
-                return
-            waiting = await message_store.pending_for(session, rt.cipher, user.id)
-            for message in waiting:
-                await ws.send_json({"type": "reply", **_reply_json(message.message)})
-            await message_store.mark_delivered(session, [m.id for m in waiting], rt.clock())
+            waiting = [] if user is None else await message_store.pending_for(session, rt.cipher, user.id)
+        if user is None:
+            greeting = rt.dialogue.render("utter_greet", profile.lang or rt.settings.default_lang)
+            await ws.send_json({"type": "reply", **_reply_json(greeting)})
+            return
+        # Sent outside any transaction (a slow page must not hold the store), then recorded as delivered.
+        for message in waiting:
+            await ws.send_json({"type": "reply", **_reply_json(message.message)})
+        if waiting:
+            async with rt.db.transaction() as session:
+                await message_store.mark_delivered(session, [m.id for m in waiting], rt.clock())
 
     async def _ws_message(self, ws: web.WebSocketResponse, session_id: str, raw: str, profile: Profile) -> None:
         try:
@@ -280,8 +286,7 @@ class WebChat:
         except RequestError as exc:
             await ws.send_json({"type": "error", **exc.body()})
             if exc.status == 429:
-                text = self._rt.dialogue.render("utter_rate_limited", profile.lang or "zh").text
-                await ws.send_json({"type": "reply", **_reply_json(OutboundMessage(text, sender="system"))})
+                await ws.send_json({"type": "reply", **self._slow_down(profile.lang)})
             return
         merged = Profile(
             lang=chat.profile.lang,

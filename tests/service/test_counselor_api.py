@@ -281,3 +281,17 @@ async def test_healthz_metrics_and_openapi(service: Service) -> None:
     assert 'xinqiao_cases{level="red",status="open"} 1.0' in metrics
     spec = await (await service.client.get("/api/v1/openapi.json")).json()
     assert "/api/v1/cases/{id}/claim" in spec["paths"]
+
+
+async def test_a_reply_sent_while_away_arrives_when_the_page_reconnects(service: Service) -> None:
+    session_id, case_id = await open_case(service)
+    token = await service.staff("li")
+    await service.api("POST", f"/api/v1/cases/{case_id}/claim", token)
+    await service.api("POST", f"/api/v1/cases/{case_id}/reply", token, {"text": "我在这里等你。"})
+    async with service.client.ws_connect("/api/v1/web/ws") as ws:
+        await ws.send_json({"type": "hello", "session_id": session_id})
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        texts = [(await ws.receive_json(timeout=5))["text"] for _ in range(2)]
+    assert "我在这里等你。" in texts
+    later = await service.say(session_id, "嗯")
+    assert all(r["text"] != "我在这里等你。" for r in later["replies"])
