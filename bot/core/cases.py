@@ -26,6 +26,10 @@ class Status(StrEnum):
         return self in {Status.RESOLVED, Status.REFERRED}
 
 
+# Statuses of a case still being worked: a person has at most one such case.
+OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
+
+
 class Tier(StrEnum):
     """Who a case is routed to; an unclaimed case climbs school → district → city."""
 
@@ -35,7 +39,6 @@ class Tier(StrEnum):
 
 
 _TIER_ORDER = (Tier.SCHOOL, Tier.DISTRICT, Tier.CITY)
-CASE_LEVELS = (Level.RED, Level.ORANGE, Level.YELLOW)
 
 
 class CaseAction(StrEnum):
@@ -116,11 +119,6 @@ def district_of(region: str | None) -> str | None:
     if region is None or len(region) != 6 or not region.isdigit() or region.endswith("00"):
         return None
     return region
-
-
-def queue_key(level: Level, opened_at: datetime) -> tuple[int, datetime]:
-    """Sort key of the queue: highest level first, then the longest waiting."""
-    return (-level.rank, opened_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,19 +9,10 @@ from typing import cast
 from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.cases import StaffScope, Status, Tier
+from bot.core.cases import OPEN_STATUSES, StaffScope, Status, Tier
 from bot.core.triage.assessment import Level
 from bot.store.crypto import TextCipher
 from bot.store.models import Case, CaseEvent
-
-_OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
-
-
-async def open_case_of(session: AsyncSession, user_id: int) -> Case | None:
-    """The person's case that is not yet resolved or referred, if any."""
-    return await session.scalar(
-        select(Case).where(Case.user_id == user_id, Case.status.in_(_OPEN_STATUSES)).order_by(Case.id.desc())
-    )
 
 
 async def add_event(
@@ -71,7 +62,8 @@ def scope_filter(scope: StaffScope) -> ColumnElement[bool]:
     return and_(Case.district == scope.district, or_(Case.tier != Tier.SCHOOL.value, Case.level == Level.RED.value))
 
 
-_LEVEL_RANK = case({"red": 0, "orange": 1, "yellow": 2}, value=Case.level, else_=3)
+# The queue's order is the levels' own order (Level.rank): the highest risk first, then the longest waiting.
+_LEVEL_RANK = case({level.value: -level.rank for level in Level}, value=Case.level, else_=0)
 
 
 async def queue(
@@ -84,7 +76,7 @@ async def queue(
 ) -> list[Case]:
     """Cases in ``scope``: highest level first, then longest waiting."""
     query = select(Case).where(scope_filter(scope))
-    query = query.where(Case.status.in_(statuses if statuses else _OPEN_STATUSES))
+    query = query.where(Case.status.in_(statuses if statuses else OPEN_STATUSES))
     if levels:
         query = query.where(Case.level.in_(levels))
     rows = await session.scalars(query.order_by(_LEVEL_RANK, Case.opened_at, Case.id).limit(limit))

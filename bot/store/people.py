@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import and_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.cases import Status
+from bot.core.cases import OPEN_STATUSES
 from bot.core.messages import Profile
 from bot.store.database import insert_ignoring_conflicts
 from bot.store.models import Base, Case, Conversation, Message, User
 
-_OPEN_STATUSES = (Status.OPEN.value, Status.CLAIMED.value, Status.ACTIVE.value)
 PROFILE_FIELDS = ("region", "role", "school", "grade")
 
 
@@ -65,7 +64,7 @@ async def load_person(session: AsyncSession, channel: str, external_id: str) -> 
                 pending,
             )
             .join(Conversation, Conversation.user_id == User.id)
-            .outerjoin(Case, and_(Case.user_id == User.id, Case.status.in_(_OPEN_STATUSES)))
+            .outerjoin(Case, and_(Case.user_id == User.id, Case.status.in_(OPEN_STATUSES)))
             .where(User.channel == channel, User.external_id == external_id)
             .order_by(Case.id.desc())
             .limit(1)

@@ -35,16 +35,6 @@ async def staff_by_token(session: AsyncSession, token: str) -> Staff | None:
     return await session.scalar(select(Staff).where(Staff.token_hash == hash_token(token), Staff.active.is_(True)))
 
 
-async def staff_by_name(session: AsyncSession, name: str) -> Staff | None:
-    """An account by its unique name."""
-    return await session.scalar(select(Staff).where(Staff.name == name))
-
-
-async def staff_by_id(session: AsyncSession, staff_id: int) -> Staff | None:
-    """An account by primary key."""
-    return await session.get(Staff, staff_id)
-
-
 async def audit(
     session: AsyncSession,
     staff_id: int | None,
@@ -56,9 +46,3 @@ async def audit(
 ) -> None:
     """Record who did what to which case (never message text)."""
     session.add(AuditEntry(staff_id=staff_id, action=action, case_id=case_id, detail=detail, at=now))
-
-
-async def audit_of_case(session: AsyncSession, case_id: int) -> list[AuditEntry]:
-    """Audit entries for a case, oldest first."""
-    rows = await session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id))
-    return list(rows)

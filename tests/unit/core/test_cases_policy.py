@@ -17,7 +17,6 @@ from bot.core.cases import (
     district_of,
     first_tier,
     next_tier,
-    queue_key,
 )
 from bot.core.triage.assessment import Level
 
@@ -156,28 +155,6 @@ def test_a_district_code_is_its_own_district() -> None:
 @pytest.mark.parametrize("region", ["450100", "450000", "CN", None, "abc"])
 def test_a_city_province_nation_or_junk_has_no_district(region: str | None) -> None:
     assert district_of(region) is None
-
-
-# --- queue_key ---------------------------------------------------------------------------------------------------
-
-
-def test_the_queue_puts_red_before_orange_before_yellow() -> None:
-    opened = local(6, 10)
-    cases = [("yellow", Level.YELLOW, opened), ("red", Level.RED, opened), ("orange", Level.ORANGE, opened)]
-    ordered = sorted(cases, key=lambda case: queue_key(case[1], case[2]))
-    assert [name for name, _, _ in ordered] == ["red", "orange", "yellow"]
-
-
-def test_a_higher_level_comes_first_even_when_newer() -> None:
-    old_yellow = queue_key(Level.YELLOW, local(3, 9))
-    new_red = queue_key(Level.RED, local(7, 18))
-    assert sorted([old_yellow, new_red]) == [new_red, old_yellow]
-
-
-def test_within_a_level_the_longest_waiting_comes_first() -> None:
-    cases = [("newer", local(6, 11)), ("older", local(6, 10)), ("newest", local(6, 12))]
-    ordered = sorted(cases, key=lambda case: queue_key(Level.ORANGE, case[1]))
-    assert [name for name, _ in ordered] == ["older", "newer", "newest"]
 
 
 # --- can_see -----------------------------------------------------------------------------------------------------
