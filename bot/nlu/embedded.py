@@ -64,7 +64,12 @@ class EmbeddedNlu:
         exact = self._exact.get(folded)
         if exact is not None:
             return Understanding(exact, 1.0, entities)
-        probabilities = self.probabilities(folded)
+        counts, informative = self._counts(folded)
+        if not informative:
+            # Nothing in it the model has seen (only the padding spaces of its n-grams): any "best" intent
+            # would come from the classes' priors alone, which is a guess.
+            return Understanding(None, 0.0, entities)
+        probabilities = self._probabilities(counts)
         best = int(probabilities.argmax())
         confidence = float(probabilities[best])
         intent = self._classes[best]
@@ -72,11 +77,20 @@ class EmbeddedNlu:
 
     def probabilities(self, folded: str) -> np.ndarray[Any, np.dtype[np.float64]]:
         """Class probabilities of an already folded message, as ``predict_proba`` gives them."""
+        return self._probabilities(self._counts(folded)[0])
+
+    def _counts(self, folded: str) -> tuple[dict[int, int], bool]:
+        """Known n-grams of the message (feature index → count), and whether any is more than padding."""
         counts: dict[int, int] = {}
+        informative = False
         for gram in self._analyze(folded):
             index = self._vocabulary.get(gram)
             if index is not None:
                 counts[index] = counts.get(index, 0) + 1
+                informative = informative or bool(gram.strip())
+        return counts, informative
+
+    def _probabilities(self, counts: dict[int, int]) -> np.ndarray[Any, np.dtype[np.float64]]:
         if not counts:
             scores = self._intercept.copy()
         else:
