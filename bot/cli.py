@@ -128,7 +128,6 @@ def _ask(settings: Settings, question: str, *, lang: str | None, audience: str |
 
 
 def _content_check(settings: Settings) -> int:
-    from bot.content_loader import load_library
     from bot.core.library import AUDIENCES as ALL_AUDIENCES
     from bot.core.library import TOPICS
     from bot.dialogue_loader import load_dialogue
@@ -136,8 +135,8 @@ def _content_check(settings: Settings) -> int:
     load_triage(settings.content_dir / "risk")
     load_hotlines(settings.content_dir)
     load_safety_replies(settings.content_dir)
-    load_dialogue(settings.content_dir, settings.dialogues_dir)
-    library = load_library(settings.content_dir)
+    _model, dialogue = load_dialogue(settings.content_dir, settings.dialogues_dir)
+    library = dialogue.library
     drafts = len(library.articles) - len(library.served)
     coverage = library.coverage()
     counts = {lang: sum(1 for a in library.served if a.lang == lang) for lang in coverage}

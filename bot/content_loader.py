@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import opencc
@@ -97,8 +97,7 @@ def fold_for_search(text: str, _convert: list[Callable[[str], str]] = []) -> str
     return _convert[0](text).casefold()
 
 
-def article_index(content_dir: Path) -> ArticleIndex:
-    """The search index over the approved articles, with topic keywords."""
-    return ArticleIndex(
-        load_library(content_dir), {c: t.keywords for c, t in load_topics(content_dir).items()}, fold_for_search
-    )
+def article_index(content_dir: Path, topics: Mapping[str, Topic] | None = None) -> ArticleIndex:
+    """The library and its search index (with the topics' keywords, read here unless given)."""
+    topics = load_topics(content_dir) if topics is None else topics
+    return ArticleIndex(load_library(content_dir), {c: t.keywords for c, t in topics.items()}, fold_for_search)

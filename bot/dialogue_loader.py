@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.content_loader import fold_for_search, load_library, load_topics
+from bot.content_loader import article_index, fold_for_search, load_topics
 from bot.core.content_error import ContentError
 from bot.core.dialogue import Dialogue, parse_domain
-from bot.core.retrieval import ArticleIndex
 from bot.nlu.embedded import EmbeddedNlu
 from bot.nlu.training_data import parse_training_data
 from bot.yaml_source import load_yaml
@@ -35,7 +34,5 @@ def load_dialogue(content_dir: Path, dialogues_dir: Path) -> tuple[EmbeddedNlu, 
     without_rule = sorted(set(domain.intents) - set(domain.rules))
     if without_rule:
         raise ContentError(str(paths["rules"]), None, f"intents without a rule: {', '.join(without_rule)}")
-    library = load_library(content_dir)
     topics = load_topics(content_dir)
-    index = ArticleIndex(library, {code: topic.keywords for code, topic in topics.items()}, fold_for_search)
-    return EmbeddedNlu(training, fold_for_search), Dialogue(domain, library, index, topics)
+    return EmbeddedNlu(training, fold_for_search), Dialogue(domain, article_index(content_dir, topics), topics)

@@ -160,9 +160,9 @@ class Domain:
 class Dialogue:
     """Decides the replies to an understood message."""
 
-    def __init__(self, domain: Domain, library: Library, index: ArticleIndex, topics: Mapping[str, Topic]) -> None:
+    def __init__(self, domain: Domain, index: ArticleIndex, topics: Mapping[str, Topic]) -> None:
         self._domain = domain
-        self._library = library
+        self._library = index.library
         self._index = index
         self._topics = topics
 

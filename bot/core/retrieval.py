@@ -53,6 +53,7 @@ class ArticleIndex:
         self, library: Library, topic_keywords: Mapping[str, Sequence[str]], fold: Callable[[str], str]
     ) -> None:
         self._fold = fold
+        self.library = library
         self._articles = library.served
         self._docs: list[Counter[str]] = []
         for article in self._articles:
