@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 
 from bot.store import dialogue_store
 from bot.store import messages as message_store
@@ -22,7 +23,7 @@ class GroupCommit:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._waiting: list[tuple[Exchange, asyncio.Future[tuple[int, list[StoredOutbound]] | None]]] = []
+        self._waiting: deque[tuple[Exchange, asyncio.Future[tuple[int, list[StoredOutbound]] | None]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -36,7 +37,7 @@ class GroupCommit:
         return await future
 
     async def close(self) -> None:
-        """Stop the writer once nothing waits."""
+        """Stop the writer (at shutdown, after the server stopped taking messages)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -49,7 +50,7 @@ class GroupCommit:
             while self._waiting:
                 group, rows = [], 0
                 while self._waiting and rows < MAX_ROWS:
-                    entry = self._waiting.pop(0)
+                    entry = self._waiting.popleft()
                     group.append(entry)
                     rows += len(entry[0].rows)
                 await self._write(group)
