@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import logging
 import re
 import time
 import uuid
@@ -28,7 +27,6 @@ from bot.store import messages as message_store
 from bot.store import people
 from bot.store.messages import StoredOutbound
 
-log = logging.getLogger(__name__)
 CHANNEL = "web"
 STATIC = Path(__file__).resolve().parent / "web_static"
 MAX_TEXT = 4096

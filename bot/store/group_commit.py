@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import deque
 
 from bot.store import dialogue_store
@@ -14,7 +13,6 @@ from bot.store import messages as message_store
 from bot.store.database import Database
 from bot.store.messages import Exchange, StoredOutbound
 
-log = logging.getLogger(__name__)
 MAX_ROWS = 400
 
 
