@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from bot.content_loader import fold_for_search  # noqa: E402
-from bot.dialogue_loader import load_dialogue  # noqa: E402
+from bot.loaders.content import fold_for_search  # noqa: E402
+from bot.loaders.dialogues import load_dialogue  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 
 TARGETS = {"intent accuracy": 0.90, "retrieval hit@3": 0.90, "p99 ms": 5.0, "start s": 3.0}

@@ -20,8 +20,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from bot.content_loader import load_triage  # noqa: E402
 from bot.core.triage import Level  # noqa: E402
+from bot.loaders.content import load_triage  # noqa: E402
 
 LEVELS = [Level.NONE, Level.YELLOW, Level.ORANGE, Level.RED]
 LABELLED = ROOT / "tests" / "data" / "triage_labelled.yml"

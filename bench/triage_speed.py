@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from bot.content_loader import load_triage  # noqa: E402
 from bot.core.triage.matcher import CueMatcher  # noqa: E402
 from bot.core.triage.normalize import visible_characters  # noqa: E402
+from bot.loaders.content import load_triage  # noqa: E402
 
 LENGTHS = (10, 50, 200, 1000, 4000)
 TYPICAL_MAX = 200

@@ -13,25 +13,25 @@ from datetime import UTC, datetime
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.casework import Casework
 from bot.channels.article_pages import ArticlePages
-from bot.channels.delivery import Deliveries
 from bot.channels.web import MAX_BODY, WebChat
 from bot.console.api import CounselorApi
-from bot.console.events import CaseEvents
-from bot.content_loader import load_hotlines, load_safety_replies, load_triage
 from bot.core.cases import SlaPolicy
 from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
-from bot.dialogue_loader import load_dialogue
-from bot.metrics import Metrics
+from bot.loaders.content import load_hotlines, load_safety_replies, load_triage
+from bot.loaders.dialogues import load_dialogue
 from bot.nlu.backends import EmbeddedBackend, RasaBackend
 from bot.nlu.embedded import EmbeddedNlu
-from bot.person_cache import PersonCache
-from bot.pipeline import MessagePipeline
-from bot.runtime import Runtime
+from bot.ops.metrics import Metrics
+from bot.service.case_events import CaseEvents
+from bot.service.casework import Casework
+from bot.service.deliveries import Deliveries
+from bot.service.person_cache import PersonCache
+from bot.service.pipeline import MessagePipeline
+from bot.service.runtime import Runtime
 from bot.settings import Settings
 from bot.store import cases as case_store
 from bot.store.crypto import cipher_for

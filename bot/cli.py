@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from bot.content_loader import load_hotlines, load_safety_replies, load_triage
 from bot.core.content_error import ContentError
 from bot.core.library import AUDIENCES
 from bot.core.safety_replies import format_hotlines
+from bot.loaders.content import load_hotlines, load_safety_replies, load_triage
 from bot.settings import LANGUAGES, Settings, SettingsError, is_region_code
 
 EXIT_USAGE = 2
@@ -106,7 +106,7 @@ def _triage(settings: Settings, *, explain: bool) -> int:
 
 
 def _ask(settings: Settings, question: str, *, lang: str | None, audience: str | None) -> int:
-    from bot.content_loader import article_index
+    from bot.loaders.content import article_index
 
     if not question.strip():
         print("xinqiao ask: the question is empty", file=sys.stderr)
@@ -130,7 +130,7 @@ def _ask(settings: Settings, question: str, *, lang: str | None, audience: str |
 def _content_check(settings: Settings) -> int:
     from bot.core.library import AUDIENCES as ALL_AUDIENCES
     from bot.core.library import TOPICS
-    from bot.dialogue_loader import load_dialogue
+    from bot.loaders.dialogues import load_dialogue
 
     load_triage(settings.content_dir / "risk")
     load_hotlines(settings.content_dir)

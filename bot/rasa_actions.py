@@ -13,11 +13,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.content_loader import load_hotlines
 from bot.core.dialogue import Dialogue, DialogueState, SetLanguage, SetProfile, SetSubscribed, Who
 from bot.core.safety_replies import format_hotlines
 from bot.core.understanding import Understanding
-from bot.dialogue_loader import load_dialogue
+from bot.loaders.content import load_hotlines
+from bot.loaders.dialogues import load_dialogue
 from bot.settings import Settings
 
 CHANNEL = "rasa"
@@ -136,7 +136,7 @@ class ActionEscalate(Action):  # type: ignore[misc]
         del dispatcher, domain
         from bot.app import build_runtime
         from bot.core.messages import InboundMessage
-        from bot.pipeline import MessagePipeline
+        from bot.service.pipeline import MessagePipeline
 
         runtime = await build_runtime(Settings.from_env())
         try:

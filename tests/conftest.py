@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.content_loader import load_hotlines, load_safety_replies, load_triage
 from bot.core.hotlines import HotlineDirectory
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage import TriageEngine
+from bot.loaders.content import load_hotlines, load_safety_replies, load_triage
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"

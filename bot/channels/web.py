@@ -20,8 +20,8 @@ from bot.channels.embed_token import ROLES, EmbedTokenError, verify
 from bot.core.messages import InboundMessage, OutboundMessage, Profile
 from bot.core.rate_limit import SlidingWindowLimit
 from bot.core.safety_replies import format_hotlines
-from bot.pipeline import MessagePipeline, Outcome
-from bot.runtime import Runtime
+from bot.service.pipeline import MessagePipeline, Outcome
+from bot.service.runtime import Runtime
 from bot.settings import LANGUAGES, is_region_code
 from bot.store import messages as message_store
 from bot.store import people

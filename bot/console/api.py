@@ -9,11 +9,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.case_view import case_summary
-from bot.casework import Casework, CaseworkError, scope_of
 from bot.console.openapi import OPENAPI
 from bot.core.cases import Status
-from bot.runtime import Runtime
+from bot.service.case_view import case_summary
+from bot.service.casework import Casework, CaseworkError, scope_of
+from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store.models import Staff
 from bot.store.staff import staff_by_token

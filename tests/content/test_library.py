@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.content_loader import article_index, load_library
 from bot.core.content_error import ContentError
 from bot.core.library import AUDIENCES, TOPICS
+from bot.loaders.content import article_index, load_library
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"

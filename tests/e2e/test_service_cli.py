@@ -95,7 +95,7 @@ def test_db_upgrade_and_key_rotation(tmp_path: Path) -> None:
     script = (
         "import asyncio\n"
         "from bot.app import build_runtime\n"
-        "from bot.pipeline import MessagePipeline\n"
+        "from bot.service.pipeline import MessagePipeline\n"
         "from bot.core.messages import InboundMessage\n"
         "from bot.settings import Settings\n"
         "async def main():\n"

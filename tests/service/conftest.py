@@ -18,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import CASEWORK_KEY, PIPELINE_KEY, RUNTIME_KEY, Content, create_app, load_content
-from bot.runtime import Runtime
+from bot.service.runtime import Runtime
 from bot.settings import Settings
 from bot.store.staff import add_staff
 

@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.logging_json import JsonFormatter
+from bot.ops.json_logs import JsonFormatter
 from bot.store.database import create_engine, downgrade, upgrade
 from bot.store.models import Base
 from tests.service.conftest import Service, new_session

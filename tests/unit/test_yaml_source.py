@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.content_error import ContentError
-from bot.yaml_source import load_yaml
+from bot.loaders.yaml_source import load_yaml
 
 
 def test_mappings_and_lists_know_their_line(tmp_path):

@@ -11,7 +11,7 @@ CORE = Path(__file__).resolve().parents[3] / "bot" / "core"
 FORBIDDEN = {
     "os", "sys", "io", "pathlib", "socket", "time", "random", "secrets", "asyncio", "subprocess",
     "logging", "yaml", "opencc", "aiohttp", "sqlalchemy", "telegram", "apscheduler", "bot.settings",
-    "bot.cli", "bot.content_loader", "bot.yaml_source",
+    "bot.cli", "bot.loaders.content", "bot.loaders.yaml_source",
 }  # fmt: skip
 
 

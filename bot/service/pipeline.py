@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.case_view import case_summary
 from bot.core.cases import CaseAction, Status, case_action, district_of, first_tier
 from bot.core.dialogue import (
     DialogueState,
@@ -31,7 +30,8 @@ from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
 from bot.core.understanding import Understanding
-from bot.runtime import Runtime
+from bot.service.case_view import case_summary
+from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store import dialogue_store, people
 from bot.store import messages as message_store

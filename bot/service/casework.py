@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.case_view import case_summary
 from bot.core.cases import StaffScope, Status, Tier, next_tier
 from bot.core.messages import OutboundMessage
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Level
-from bot.runtime import Runtime
+from bot.service.case_view import case_summary
+from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store import dialogue_store, people, person_data
 from bot.store import messages as message_store

@@ -1,16 +1,16 @@
 """Reads the Rasa-format ``dialogues/`` project into the embedded NLU model and the dialogue engine. Kept apart
-from ``content_loader`` because training imports scikit-learn, which commands like ``triage`` do not need."""
+from ``bot.loaders.content`` because training imports scikit-learn, which commands like ``triage`` do not need."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.content_loader import article_index, fold_for_search, load_topics
 from bot.core.content_error import ContentError
 from bot.core.dialogue import Dialogue, parse_domain
+from bot.loaders.content import article_index, fold_for_search, load_topics
+from bot.loaders.yaml_source import load_yaml
 from bot.nlu.embedded import EmbeddedNlu
 from bot.nlu.training_data import parse_training_data
-from bot.yaml_source import load_yaml
 
 
 def load_dialogue(content_dir: Path, dialogues_dir: Path) -> tuple[EmbeddedNlu, Dialogue]:

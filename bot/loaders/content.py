@@ -21,7 +21,7 @@ from bot.core.triage.lexicon import (
     parse_rules_document,
 )
 from bot.core.triage.normalize import normalize
-from bot.yaml_source import load_yaml, parse_yaml, read_text
+from bot.loaders.yaml_source import load_yaml, parse_yaml, read_text
 
 LEXICON_LANGS = ("zh", "en")
 

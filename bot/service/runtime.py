@@ -6,16 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.channels.delivery import Deliveries
-from bot.console.events import CaseEvents
 from bot.core.cases import SlaPolicy
 from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
-from bot.metrics import Metrics
 from bot.nlu.backends import Nlu
-from bot.person_cache import PersonCache
+from bot.ops.metrics import Metrics
+from bot.service.case_events import CaseEvents
+from bot.service.deliveries import Deliveries
+from bot.service.person_cache import PersonCache
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
 from bot.store.database import Database

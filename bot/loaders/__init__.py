@@ -1,0 +1,1 @@
+"""Readers of counselor- and editor-owned files (content/, dialogues/) into validated core objects."""
