@@ -17,15 +17,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.channels.embed_token import ROLES, EmbedTokenError, verify
-from bot.core.messages import InboundMessage, OutboundMessage, Profile
+from bot.core.messages import InboundMessage, OutboundMessage, Profile, StoredOutbound
 from bot.core.rate_limit import SlidingWindowLimit
 from bot.core.safety_replies import format_hotlines
 from bot.service.pipeline import MessagePipeline, Outcome
 from bot.service.runtime import Runtime
 from bot.settings import LANGUAGES, is_region_code
-from bot.store import messages as message_store
-from bot.store import people
-from bot.store.messages import StoredOutbound
 
 CHANNEL = "web"
 STATIC = Path(__file__).resolve().parent / "web_static"
@@ -255,19 +252,15 @@ class WebChat:
     async def _welcome(self, ws: web.WebSocketResponse, key: str, profile: Profile) -> None:
         """Greet a new person; give a returning one what arrived while they were away."""
         rt = self._rt
-        async with rt.db.reading() as session:
-            user = await people.find_user(session, CHANNEL, key)
-            waiting = [] if user is None else await message_store.pending_for(session, rt.cipher, user.id)
-        if user is None:
+        waiting = await self._pipeline.waiting_for(CHANNEL, key)
+        if waiting is None:
             greeting = rt.dialogue.render("utter_greet", profile.lang or rt.settings.default_lang)
             await ws.send_json({"type": "reply", **_reply_json(greeting)})
             return
         # Sent outside any transaction (a slow page must not hold the store), then recorded as delivered.
         for message in waiting:
             await ws.send_json({"type": "reply", **_reply_json(message.message)})
-        if waiting:
-            async with rt.db.transaction() as session:
-                await message_store.mark_delivered(session, [m.id for m in waiting], rt.clock())
+        await self._pipeline.delivered(waiting)
 
     async def _ws_message(self, ws: web.WebSocketResponse, session_id: str, raw: str, profile: Profile) -> None:
         try:

@@ -10,15 +10,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.console.openapi import OPENAPI
-from bot.core.cases import Status
-from bot.service.case_view import case_summary
-from bot.service.casework import Casework, CaseworkError, scope_of
+from bot.core.cases import StaffMember, Status
+from bot.service.casework import Casework, CaseworkError
 from bot.service.runtime import Runtime
-from bot.store import cases as case_store
-from bot.store.models import Staff
-from bot.store.staff import staff_by_token
 
-STAFF_KEY = web.RequestKey("staff", Staff)
+STAFF_KEY = web.RequestKey("staff", StaffMember)
 MAX_TEXT = 4096
 LEVELS = ("red", "orange", "yellow")
 KEEPALIVE_SECONDS = 15.0
@@ -62,8 +58,7 @@ class CounselorApi:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return _json_error(401, "a staff bearer token is required (Authorization: Bearer …)")
-            async with self._rt.db.reading() as session:
-                staff = await staff_by_token(session, token.strip())
+            staff = await self._work.authenticate(token.strip())
             if staff is None:
                 return _json_error(401, "unknown or disabled token")
             request[STAFF_KEY] = staff
@@ -89,10 +84,8 @@ class CounselorApi:
             return _json_error(
                 422, f"unknown filter values: {', '.join(bad)}", ["status" if "status" in bad[0] else "level"]
             )
-        staff = request[STAFF_KEY]
-        async with self._rt.db.reading() as session:
-            rows = await case_store.queue(session, scope_of(staff), statuses=statuses, levels=levels)
-        return web.json_response({"cases": [case_summary(c) for c in rows]})
+        cases = await self._work.queue(request[STAFF_KEY], statuses=statuses, levels=levels)
+        return web.json_response({"cases": cases})
 
     async def get_case(self, request: web.Request) -> web.Response:
         """``GET /api/v1/cases/{id}``: the case, its timeline and conversation (audited)."""
@@ -148,7 +141,7 @@ class CounselorApi:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
         await response.prepare(request)
-        subscription = self._rt.events.subscribe(scope_of(staff))
+        subscription = self._rt.events.subscribe(staff.scope)
         try:
             await response.write(b": connected\n\n")
             while True:

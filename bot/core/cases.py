@@ -134,6 +134,22 @@ class StaffScope:
         return self.school is None and self.district is None
 
 
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """A staff account as the service sees it: who they are, their role and their scope."""
+
+    id: int
+    name: str
+    role: str
+    school: str | None = None
+    district: str | None = None
+
+    @property
+    def scope(self) -> StaffScope:
+        """The cases they may see (no school and no district: the whole deployment)."""
+        return StaffScope(school=self.school, district=self.district)
+
+
 def can_see(scope: StaffScope, *, level: Level, tier: Tier, school: str | None, district: str | None) -> bool:
     """True when staff with ``scope`` may see a case. School staff see their school's cases; district staff see
     their district's cases once routed to the district, and red ones at once (red pages the district on-call)."""

@@ -42,3 +42,11 @@ class OutboundMessage:
     text: str
     buttons: tuple[Button, ...] = ()
     sender: str = "bot"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOutbound:
+    """An outbound message as stored: its id (for delivery receipts) and content."""
+
+    id: int
+    message: OutboundMessage

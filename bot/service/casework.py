@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.cases import StaffScope, Status, Tier, next_tier
-from bot.core.messages import OutboundMessage
+from bot.core.cases import StaffMember, Status, Tier, next_tier
+from bot.core.messages import OutboundMessage, StoredOutbound
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Level
 from bot.service.case_view import case_summary
@@ -19,9 +19,8 @@ from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store import dialogue_store, people, person_data
 from bot.store import messages as message_store
-from bot.store.messages import StoredOutbound
-from bot.store.models import Case, Conversation, Staff, User
-from bot.store.staff import audit
+from bot.store.models import Case, Conversation, User
+from bot.store.staff import audit, staff_by_token
 
 log = logging.getLogger(__name__)
 SUPERVISING_ROLES = {"supervisor", "admin"}
@@ -43,14 +42,9 @@ class _ToPerson:
     messages: list[StoredOutbound]
 
 
-def _require_admin(staff: Staff) -> None:
+def _require_admin(staff: StaffMember) -> None:
     if staff.role != "admin":
         raise CaseworkError(403, "only admins export or erase a person's data")
-
-
-def scope_of(staff: Staff) -> StaffScope:
-    """The staff member's scope (no school and no district: the whole deployment)."""
-    return StaffScope(school=staff.school, district=staff.district)
 
 
 class Casework:
@@ -59,13 +53,24 @@ class Casework:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    async def _case(self, session: AsyncSession, staff: Staff, case_id: int) -> Case:
-        case = await case_store.get_in_scope(session, case_id, scope_of(staff))
+    async def authenticate(self, token: str) -> StaffMember | None:
+        """The active staff account a bearer token belongs to."""
+        async with self._rt.db.reading() as session:
+            return await staff_by_token(session, token)
+
+    async def queue(self, staff: StaffMember, *, statuses: list[str], levels: list[str]) -> list[dict[str, Any]]:
+        """The cases in the staff member's scope, most urgent first."""
+        async with self._rt.db.reading() as session:
+            rows = await case_store.queue(session, staff.scope, statuses=statuses, levels=levels)
+        return [case_summary(c) for c in rows]
+
+    async def _case(self, session: AsyncSession, staff: StaffMember, case_id: int) -> Case:
+        case = await case_store.get_in_scope(session, case_id, staff.scope)
         if case is None:
             raise CaseworkError(404, f"case {case_id} not found in your scope")
         return case
 
-    async def view(self, staff: Staff, case_id: int) -> dict[str, Any]:
+    async def view(self, staff: StaffMember, case_id: int) -> dict[str, Any]:
         """The case with its timeline, the person's profile and the conversation; the view is audited."""
         rt = self._rt
         async with rt.db.transaction() as session:
@@ -95,7 +100,7 @@ class Casework:
             ],
         }
 
-    async def claim(self, staff: Staff, case_id: int) -> dict[str, Any]:
+    async def claim(self, staff: StaffMember, case_id: int) -> dict[str, Any]:
         """Take the case and the conversation; only one of racing counselors wins (409 for the others)."""
         rt = self._rt
         now = rt.clock()
@@ -116,7 +121,7 @@ class Casework:
         await self._after(summary, "case.claimed", to_person)
         return summary
 
-    async def reply(self, staff: Staff, case_id: int, text: str) -> dict[str, Any]:
+    async def reply(self, staff: StaffMember, case_id: int, text: str) -> dict[str, Any]:
         """Send ``text`` to the person as the counselor; the case becomes active."""
         rt = self._rt
         now = rt.clock()
@@ -133,7 +138,7 @@ class Casework:
         delivered = await self._after(summary, "case.updated", to_person)
         return {"case": summary, "delivered": delivered}
 
-    async def note(self, staff: Staff, case_id: int, text: str) -> dict[str, Any]:
+    async def note(self, staff: StaffMember, case_id: int, text: str) -> dict[str, Any]:
         """Add a private note (encrypted) to the case timeline."""
         rt = self._rt
         now = rt.clock()
@@ -143,7 +148,9 @@ class Casework:
             await audit(session, staff.id, "case.note", now, case_id=case.id)
             return case_summary(case)
 
-    async def close(self, staff: Staff, case_id: int, *, status: Status, outcome: str, detail: str) -> dict[str, Any]:
+    async def close(
+        self, staff: StaffMember, case_id: int, *, status: Status, outcome: str, detail: str
+    ) -> dict[str, Any]:
         """Resolve or refer the case; the person is told the counselor has finished and how to come back."""
         rt = self._rt
         now = rt.clock()
@@ -169,7 +176,7 @@ class Casework:
         await self._after(summary, "case.closed", to_person, key)
         return summary
 
-    async def export_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
+    async def export_person(self, staff: StaffMember, user_id: int) -> dict[str, Any]:
         """Everything stored about a person (admins only; audited)."""
         rt = self._rt
         _require_admin(staff)
@@ -180,7 +187,7 @@ class Casework:
             await audit(session, staff.id, "person.export", rt.clock(), detail=f"user {user_id}")
         return data
 
-    async def erase_person(self, staff: Staff, user_id: int) -> dict[str, Any]:
+    async def erase_person(self, staff: StaffMember, user_id: int) -> dict[str, Any]:
         """Erase a person's words and identity (admins only; audited); their cases stay, anonymous."""
         rt = self._rt
         _require_admin(staff)
@@ -229,7 +236,7 @@ class Casework:
             done += 1
         return done
 
-    async def _held(self, session: AsyncSession, staff: Staff, case_id: int) -> Case:
+    async def _held(self, session: AsyncSession, staff: StaffMember, case_id: int) -> Case:
         case = await self._case(session, staff, case_id)
         if case.status == Status.OPEN.value:
             raise CaseworkError(409, f"case {case_id} must be claimed before replying")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from bot.store.messages import StoredOutbound
+from bot.core.messages import StoredOutbound
 
 log = logging.getLogger(__name__)
 # A pusher sends messages to the person known on its channel by ``external_id``; True when they arrived.

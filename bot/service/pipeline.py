@@ -25,7 +25,7 @@ from bot.core.dialogue import (
     Turn,
     Who,
 )
-from bot.core.messages import Button, InboundMessage, OutboundMessage
+from bot.core.messages import Button, InboundMessage, OutboundMessage, StoredOutbound
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
@@ -35,7 +35,6 @@ from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store import dialogue_store, people
 from bot.store import messages as message_store
-from bot.store.messages import StoredOutbound
 from bot.store.models import Case
 from bot.store.people import PROFILE_FIELDS, Person
 
@@ -489,6 +488,21 @@ class MessagePipeline:
             rt.metrics.safety_replies.labels(assessment.level.value).inc()
         reply = safety or self._render("utter_fallback", lang, region)
         return Outcome([StoredOutbound(0, reply)], assessment, stored=False)
+
+    async def waiting_for(self, channel: str, external_id: str) -> list[StoredOutbound] | None:
+        """What waits for a person who opens the chat again (None: nobody known by that id yet)."""
+        rt = self._rt
+        async with rt.db.reading() as session:
+            user = await people.find_user(session, channel, external_id)
+            if user is None:
+                return None
+            return await message_store.pending_for(session, rt.cipher, user.id)
+
+    async def delivered(self, messages: list[StoredOutbound]) -> None:
+        """Record that these waiting messages reached the person."""
+        if messages:
+            async with self._rt.db.transaction() as session:
+                await message_store.mark_delivered(session, [m.id for m in messages], self._rt.clock())
 
     async def retry_unsaved(self) -> int:
         """Store messages that failed earlier (their replies already went out, so they are stored as delivered);

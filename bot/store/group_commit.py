@@ -8,10 +8,11 @@ import asyncio
 import contextlib
 from collections import deque
 
+from bot.core.messages import StoredOutbound
 from bot.store import dialogue_store
 from bot.store import messages as message_store
 from bot.store.database import Database
-from bot.store.messages import Exchange, StoredOutbound
+from bot.store.messages import Exchange
 
 MAX_ROWS = 400
 

@@ -12,20 +12,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.messages import Button, OutboundMessage
+from bot.core.messages import Button, OutboundMessage, StoredOutbound
 from bot.core.triage.assessment import Assessment
 from bot.store.crypto import TextCipher
 from bot.store.database import insert_ignoring_conflicts
 from bot.store.models import Message
-
-
-@dataclass(frozen=True, slots=True)
-class StoredOutbound:
-    """An outbound message as stored: its id (for delivery receipts) and content."""
-
-    id: int
-    message: OutboundMessage
-
 
 REPLY_MARK = ">"  # replies to inbound message X are stored as X>0, X>1, …: channel ids never contain it
 MAX_REPLIES = 8

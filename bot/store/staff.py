@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.cases import StaffMember
 from bot.store.models import AuditEntry, Staff
 
 TOKEN_PREFIX = "xq_"  # noqa: S105 - a visible prefix, not a secret
@@ -19,20 +20,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def member(row: Staff) -> StaffMember:
+    """The service's view of a staff row."""
+    return StaffMember(row.id, row.name, row.role, school=row.school, district=row.district)
+
+
 async def add_staff(
     session: AsyncSession, *, name: str, role: str, school: str | None, district: str | None, now: datetime
-) -> tuple[Staff, str]:
+) -> tuple[StaffMember, str]:
     """Create an account; returns it with its API token, which is shown once and never stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     staff = Staff(name=name, role=role, school=school, district=district, token_hash=hash_token(token), created_at=now)
     session.add(staff)
     await session.flush()
-    return staff, token
+    return member(staff), token
 
 
-async def staff_by_token(session: AsyncSession, token: str) -> Staff | None:
+async def staff_by_token(session: AsyncSession, token: str) -> StaffMember | None:
     """The active account a bearer token belongs to."""
-    return await session.scalar(select(Staff).where(Staff.token_hash == hash_token(token), Staff.active.is_(True)))
+    row = await session.scalar(select(Staff).where(Staff.token_hash == hash_token(token), Staff.active.is_(True)))
+    return None if row is None else member(row)
 
 
 async def audit(
