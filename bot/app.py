@@ -29,16 +29,22 @@ from bot.ops.metrics import Metrics
 from bot.service.case_events import CaseEvents
 from bot.service.casework import Casework
 from bot.service.deliveries import Deliveries
+from bot.service.journal import Journal
 from bot.service.person_cache import PersonCache
 from bot.service.pipeline import MessagePipeline
 from bot.service.runtime import Runtime
 from bot.settings import Settings
 from bot.store import cases as case_store
 from bot.store.crypto import cipher_for
-from bot.store.database import Database, create_engine, database_url, ping, upgrade
+from bot.store.database import Database, create_engine, database_url, is_unavailable, upgrade
 from bot.store.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
+JOURNAL_FOLDER = "journal"
+# /healthz answers within a second: a probe still running after this is itself the answer (slow).
+HEALTH_WAIT = 0.8
+# While the journal holds messages, it is replayed this often (the watchdog's interval is longer).
+REPLAY_SECONDS = 1.0
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 PIPELINE_KEY = web.AppKey("pipeline", MessagePipeline)
 CASEWORK_KEY = web.AppKey("casework", Casework)
@@ -72,12 +78,15 @@ async def build_runtime(
 ) -> Runtime:
     """Load and validate all content, open the database and bring its schema up to date."""
     content = content or load_content(settings)
-    db = Database(create_engine(database_url(settings)))
+    cipher = cipher_for(settings)
+    db = Database(create_engine(database_url(settings), deadline=settings.store_deadline))
     await upgrade(db.engine)
+    journal = Journal(settings.data_dir / JOURNAL_FOLDER, cipher)
+    journal.open()
     return Runtime(
         settings=settings,
         db=db,
-        cipher=cipher_for(settings),
+        cipher=cipher,
         triage=content.triage,
         safety=content.safety,
         hotlines=content.hotlines,
@@ -94,6 +103,7 @@ async def build_runtime(
         clock=clock or (lambda: datetime.now(UTC)),
         people=PersonCache(),
         group_commit=GroupCommit(db),
+        journal=journal,
     )
 
 
@@ -109,8 +119,15 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], obj
         message = "body too large" if status == 413 else exc.reason
         headers = {k: v for k, v in exc.headers.items() if k.lower() not in {"content-type", "content-length"}}
         return web.json_response({"error": message, "status": status}, status=status, headers=headers)
-    except Exception:
+    except Exception as error:
         request.app[RUNTIME_KEY].metrics.errors.labels("http").inc()
+        if is_unavailable(error):
+            log.warning("database unavailable for a request", extra={"event": "http_unavailable", "path": request.path})
+            return web.json_response(
+                {"error": "the database is busy or unavailable; please retry shortly", "status": 503},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
         log.exception("request failed", extra={"event": "http_error", "path": request.path})
         return web.json_response({"error": "internal error; please retry", "status": 500}, status=500)
     assert isinstance(response, web.StreamResponse)
@@ -132,19 +149,44 @@ async def create_app(
     app.add_routes(ArticlePages(runtime.dialogue.library, runtime.dialogue.domain.labels["article"]["help"]).routes())
     app.add_routes(CounselorApi(runtime, casework).routes())
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
+    app[HEALTH_KEY] = HealthProbe(runtime.db)
+    app.cleanup_ctx.append(_journal_replay)
     app.cleanup_ctx.append(_watchdog)
     app.on_cleanup.append(_close_db)
     return app
 
 
+class HealthProbe:
+    """At most one write probe of the database at a time; a caller waits for it only ``HEALTH_WAIT`` seconds."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> str:
+        """``ok``, ``slow`` (no answer in time), or the name of the error the database gave."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._db.probe(), name="health-probe")
+        done, _ = await asyncio.wait({self._task}, timeout=HEALTH_WAIT)
+        if not done:
+            return "slow"
+        error = self._task.exception()
+        return "ok" if error is None else type(error).__name__
+
+
+HEALTH_KEY = web.AppKey("health", HealthProbe)
+
+
 async def healthz(request: web.Request) -> web.Response:
-    """``GET /healthz``: 200 when the database answers, 503 otherwise."""
-    runtime = request.app[RUNTIME_KEY]
-    try:
-        await ping(runtime.db.engine)
-    except (SQLAlchemyError, OSError) as exc:
-        return web.json_response({"status": "unavailable", "database": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ok", "database": "ok", "unsaved": request.app[PIPELINE_KEY].unsaved})
+    """``GET /healthz``: 200 ``ok``; 503 ``degraded`` (with the journal's depth) while the database is slow, down
+    or refusing writes, or messages wait in the journal. Answers within a second."""
+    pipeline = request.app[PIPELINE_KEY]
+    journal = request.app[RUNTIME_KEY].journal
+    database = await request.app[HEALTH_KEY].check()
+    body = {"database": database, "journal": pipeline.unsaved, "set_aside": journal.set_aside}
+    if database != "ok" or pipeline.unsaved:
+        return web.json_response({"status": "degraded", **body}, status=503)
+    return web.json_response({"status": "ok", **body})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -159,10 +201,10 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def watchdog_once(app: web.Application) -> None:
-    """One round: climb overdue cases, store messages that failed earlier."""
+    """One round: store what the journal holds, climb overdue cases."""
     try:
+        await app[PIPELINE_KEY].replay_journal()
         await app[CASEWORK_KEY].sweep()
-        await app[PIPELINE_KEY].retry_unsaved()
     except SQLAlchemyError:
         app[RUNTIME_KEY].metrics.errors.labels("watchdog").inc()
         log.exception("watchdog round failed", extra={"event": "watchdog_failed"})
@@ -183,7 +225,35 @@ async def _watchdog(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _journal_replay(app: web.Application) -> AsyncIterator[None]:
+    """What an earlier run left in the journal is stored at start; then, while entries wait, every second."""
+    pipeline = app[PIPELINE_KEY]
+    journal = app[RUNTIME_KEY].journal
+
+    async def replay() -> None:
+        try:
+            await pipeline.replay_journal()
+        except Exception:
+            app[RUNTIME_KEY].metrics.errors.labels("journal").inc()
+            log.exception("journal replay failed", extra={"event": "journal_replay_failed"})
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(REPLAY_SECONDS)
+            if pipeline.unsaved:
+                await replay()
+
+    if journal.depth:
+        await replay()
+    task = asyncio.create_task(loop(), name="journal-replay")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _close_db(app: web.Application) -> None:
     await app[RUNTIME_KEY].nlu.close()
     await app[RUNTIME_KEY].group_commit.close()
+    await app[RUNTIME_KEY].journal.close()
     await app[RUNTIME_KEY].db.close()

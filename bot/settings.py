@@ -48,6 +48,7 @@ class Settings:
     nlu_backend: str = "embedded"
     rasa_url: str = ""
     rasa_timeout: float = 0.8
+    store_deadline: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -116,6 +117,7 @@ class Settings:
             nlu_backend=nlu_backend,
             rasa_url=rasa_url,
             rasa_timeout=_duration(PREFIX + "RASA_TIMEOUT", get("RASA_TIMEOUT", "800ms")).total_seconds(),
+            store_deadline=_duration(PREFIX + "STORE_DEADLINE", get("STORE_DEADLINE", "2s")).total_seconds(),
             counselor_show_name=_flag(PREFIX + "COUNSELOR_SHOW_NAME", get("COUNSELOR_SHOW_NAME", "0")),
         )
 

@@ -20,6 +20,7 @@ from bot.channels.embed_token import ROLES, EmbedTokenError, verify
 from bot.core.messages import InboundMessage, OutboundMessage, Profile, StoredOutbound
 from bot.core.rate_limit import SlidingWindowLimit
 from bot.core.safety_replies import format_hotlines
+from bot.core.sanitize import sanitize_text
 from bot.service.pipeline import MessagePipeline, Outcome
 from bot.service.runtime import Runtime
 from bot.settings import LANGUAGES, is_region_code
@@ -101,9 +102,8 @@ def parse_fields(data: Any, *, need_text: bool, embed_secret: str, now: float) -
     ]
     if bad:
         raise RequestError(422, "; ".join(f"{name}: {_CHECKS[name][1]}" for name in bad), bad)
-    session_id, text = data["session_id"], data.get("text", "")
+    session_id, text = data["session_id"], sanitize_text(data.get("text", ""))
     message_id, lang, region, role = (data.get(k) for k in ("message_id", "lang", "region", "role"))
-    assert isinstance(text, str)
     if need_text and len(text) > MAX_TEXT:
         raise RequestError(413, f"text is longer than {MAX_TEXT} characters", ["text"])
     if need_text and not text.strip():

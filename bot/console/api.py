@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.console.openapi import OPENAPI
 from bot.core.cases import StaffMember, Status
+from bot.core.sanitize import sanitize_text
 from bot.service.casework import Casework, CaseworkError
 from bot.service.runtime import Runtime
 
@@ -194,9 +195,10 @@ async def _body(
         )
         raise CaseworkError(422, "; ".join(parts))
     limits = max_lengths or {}
-    for key, value in data.items():
-        if not isinstance(value, str) or (key in required and not value.strip()):
+    for key, raw in data.items():
+        if not isinstance(raw, str) or (key in required and not raw.strip()):
             raise CaseworkError(422, f"{key}: must be a non-empty string")
+        data[key] = value = sanitize_text(raw)
         if len(value) > limits.get(key, MAX_TEXT):
             raise CaseworkError(
                 413 if key == "text" else 422, f"{key}: longer than {limits.get(key, MAX_TEXT)} characters"

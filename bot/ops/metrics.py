@@ -34,7 +34,27 @@ class Metrics:
         self.errors = Counter(
             "xinqiao_errors_total", "Errors by where they happened", ["where"], registry=self.registry
         )
-        self.unsaved = Gauge("xinqiao_unsaved_messages", "Messages waiting to be stored again", registry=self.registry)
+        self.journal_depth = Gauge(
+            "xinqiao_journal_depth", "Messages in the local journal, waiting to be stored", registry=self.registry
+        )
+        self.journal_set_aside = Counter(
+            "xinqiao_journal_set_aside_total",
+            "Journal entries that could never be stored and were set aside",
+            registry=self.registry,
+        )
+        self.store_bypassed = Counter(
+            "xinqiao_store_bypassed_total",
+            "Messages answered from the journal because the store failed or passed its deadline",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.reply_seconds = Histogram(
+            "xinqiao_reply_seconds",
+            "Seconds from a message arriving to its replies being ready, by triage level",
+            ["level"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 2.5, 3.0, 5.0, 10.0),
+            registry=self.registry,
+        )
 
     def set_case_counts(self, counts: list[tuple[str, str, int]]) -> None:
         """Replace the case gauge with fresh counts from the store."""

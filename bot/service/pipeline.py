@@ -1,8 +1,11 @@
-"""The inbound message pipeline, in DESIGN.md §3 order: dedupe → triage → store (message, triage, case, replies)
-in one transaction → safety reply (even if the store failed) → relay to a counselor, or the dialogue."""
+"""The inbound message pipeline, in DESIGN.md §3 order: triage first (local, before NLU or any I/O) → store
+(message, triage, case, replies) in one transaction, within the store's deadline → safety reply → relay to a
+counselor, or the dialogue. Past the deadline, or when the store fails, the message goes to the durable journal
+and the reply goes out anyway: nothing on this path can hold or silence a safety reply."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections import deque
@@ -11,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import CaseAction, Status, case_action, district_of, first_tier
@@ -31,17 +33,23 @@ from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
 from bot.core.understanding import Understanding
 from bot.service.case_view import case_summary
+from bot.service.journal import JournalEntry
 from bot.service.runtime import Runtime
 from bot.store import cases as case_store
 from bot.store import dialogue_store, people
 from bot.store import messages as message_store
+from bot.store.database import is_unavailable
 from bot.store.models import Case
 from bot.store.people import PROFILE_FIELDS, Person
 
 log = logging.getLogger(__name__)
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
-UNSAVED_LIMIT = 10_000
+# Kept in memory only if the journal's disk itself refuses (the last resort; counted and shown on /healthz).
+MEMORY_LIMIT = 10_000
 _NOTHING = Assessment(Level.NONE)
+_UNSURE = Understanding(None, 0.0, source="fallback")
+# When triage itself cannot read a message, a human does: a quiet yellow follow-up rather than silence.
+_UNREAD = Assessment(Level.YELLOW, ("distress",), explanation=("triage failed on this message",))
 # Categories where the danger is someone else: a personal safety plan is not the next step there.
 OTHERS_DANGER = frozenset({"abuse", "sexual_abuse", "exploitation", "danger", "harm_others", "third_party"})
 # Intents whose reply reads something only the store has (the person's safety plan).
@@ -95,72 +103,146 @@ class MessagePipeline:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._unsaved: deque[InboundMessage] = deque(maxlen=UNSAVED_LIMIT)
-        # Tests use this to simulate a crash after the commit and before the reply reaches the person.
+        self._memory: deque[JournalEntry] = deque(maxlen=MEMORY_LIMIT)
+        # Tests use this to simulate a failure after the commit and before the reply reaches the person.
         self.after_commit: Callable[[Outcome], None] | None = None
 
     @property
     def unsaved(self) -> int:
-        """Messages that failed to store and wait for ``retry_unsaved``."""
-        return len(self._unsaved)
+        """Messages answered but not yet in the database (journal and, if its disk failed, memory)."""
+        return self._rt.journal.depth + len(self._memory)
 
     async def handle(self, inbound: InboundMessage, *, replies_delivered: bool = False) -> Outcome:
-        """Triage, store and answer one message. Never raises for a store failure: the safety reply comes first.
+        """Triage, store and answer one message. Never raises: past the store's deadline or on any failure after
+        triage the reply (the safety reply first) goes out and the message waits in the journal.
 
         ``replies_delivered``: the channel hands the replies over in its response (web chat), so they and any
         pending earlier messages are recorded as delivered in the same transaction."""
+        rt = self._rt
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        received = rt.clock()
+        rt.metrics.messages.labels(inbound.channel).inc()
         key = (inbound.channel, inbound.user_external_id)
-        self._rt.metrics.messages.labels(inbound.channel).inc()
-        async with self._rt.people.turn(key):
-            outcome = await self._handle(inbound, replies_delivered=replies_delivered, take_pending=replies_delivered)
-        if not outcome.stored:
-            self._unsaved.append(inbound)
-            self._rt.metrics.unsaved.set(len(self._unsaved))
+        person = rt.people.get(key)
+        history = rt.people.history(person.conversation_id) if person is not None else None
+        assessment = self._assess(inbound.text, history or [])
+        # NLU only for what triage found nothing in: a risky message never waits on it (nor on Rasa).
+        understood = await self._understand(inbound.text) if assessment.level is Level.NONE else None
+        work = asyncio.ensure_future(
+            self._stored_turn(
+                inbound, assessment, understood, history_known=history is not None, replies_delivered=replies_delivered
+            )
+        )
+        budget = max(0.0, started + rt.settings.store_deadline - loop.time())
+        done, _pending = await asyncio.wait({work}, timeout=budget)
+        if work in done and work.exception() is None:
+            outcome = work.result()
+            rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
+            return outcome
+        if work in done:
+            error = work.exception()
+            assert error is not None
+            reason = "unavailable" if is_unavailable(error) else "error"
+            log.error(
+                "could not store message; answered from triage and kept in the journal",
+                exc_info=error,
+                extra={"event": "store_failed", "reason": reason},
+            )
+        else:
+            # Left to finish or fail on its own: waiting for its cancellation could take as long as the lock.
+            work.cancel()
+            work.add_done_callback(_retrieve)
+            reason = "deadline"
+            log.warning("store passed its deadline; answered and kept in the journal", extra={"event": "store_late"})
+        rt.people.forget(key)
+        outcome = await self._unstored(
+            inbound,
+            assessment,
+            understood,
+            person=person,
+            received=received,
+            replies_delivered=replies_delivered,
+            reason=reason,
+        )
+        rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
         return outcome
 
-    async def _handle(
-        self, inbound: InboundMessage, *, replies_delivered: bool, take_pending: bool, replaying: bool = False
+    def _assess(self, text: str, history: list[str]) -> Assessment:
+        try:
+            return self._rt.triage.assess(text, history=history)
+        except Exception:
+            self._rt.metrics.errors.labels("triage").inc()
+            log.exception("triage failed; the message goes to a counselor as yellow", extra={"event": "triage_failed"})
+            return _UNREAD
+
+    async def _understand(self, text: str) -> Understanding:
+        try:
+            return await self._rt.nlu.understand(text)
+        except Exception:
+            self._rt.metrics.errors.labels("nlu").inc()
+            log.exception("understanding failed; answering as unsure", extra={"event": "nlu_failed"})
+            return _UNSURE
+
+    async def _stored_turn(
+        self,
+        inbound: InboundMessage,
+        early: Assessment,
+        understood: Understanding | None,
+        *,
+        history_known: bool,
+        replies_delivered: bool,
+    ) -> Outcome:
+        """The person's turn, under their lock: what the journal holds for them first (their messages stay in
+        order), then this message."""
+        key = (inbound.channel, inbound.user_external_id)
+        async with self._rt.people.turn(key):
+            if self._rt.journal.has(key):
+                await self._replay_person(key)
+            return await self._process(
+                inbound, early, understood, history_known=history_known, replies_delivered=replies_delivered
+            )
+
+    async def _process(
+        self,
+        inbound: InboundMessage,
+        early: Assessment,
+        understood: Understanding | None,
+        *,
+        history_known: bool,
+        replies_delivered: bool,
     ) -> Outcome:
         rt = self._rt
         key = (inbound.channel, inbound.user_external_id)
         epoch = rt.people.epoch
         now = rt.clock()
-        assessment: Assessment | None = None
-        # Understanding comes before any transaction: a Rasa server may take its time, a lock must not wait on it.
-        understood = await rt.nlu.understand(inbound.text)
         quick = self._quick_path(
-            inbound, key, understood, replies_delivered=replies_delivered, take_pending=take_pending
+            inbound, key, early, understood, replies_delivered=replies_delivered, take_pending=replies_delivered
         )
         if quick is not None:
-            person, assessment, item, new_state = quick
-            try:
-                stored = await rt.group_commit.store(item)
-            except SQLAlchemyError:
-                rt.people.forget(key)
-                return self._unstored(inbound, assessment)
+            person, item, new_state = quick
+            stored = await rt.group_commit.store(item)
             if stored is not None:
-                outcome = Outcome(stored[1], assessment, message_id=stored[0], user_id=person.user_id)
+                outcome = Outcome(stored[1], early, message_id=stored[0], user_id=person.user_id)
                 return self._committed(
-                    inbound, outcome, person=person, epoch=epoch, state=new_state, events=[], replaying=replaying
+                    inbound, outcome, person=person, epoch=epoch, state=new_state, events=[], replaying=False
                 )
             # A re-delivery: the full path below finds what was stored the first time.
-        try:
-            async with rt.db.transaction() as session:
-                person = await self._person(session, inbound, now)
-                history = await self._history(session, person)
-                assessment = rt.triage.assess(inbound.text, history=history)
-                work = _Txn(session, person, now)
-                outcome = await self._store(
-                    work,
-                    inbound,
-                    assessment,
-                    understood,
-                    replies_delivered=replies_delivered,
-                    take_pending=take_pending,
-                )
-        except SQLAlchemyError:
-            rt.people.forget(key)
-            return self._unstored(inbound, assessment)
+        async with rt.db.transaction() as session:
+            person = await self._person(session, inbound, now)
+            assessment = early
+            if not history_known:
+                # Read after a restart or a forget: the conversation may say more than the message alone.
+                assessment = _stronger(early, self._assess(inbound.text, await self._history(session, person)))
+            work = _Txn(session, person, now)
+            outcome = await self._store(
+                work,
+                inbound,
+                assessment,
+                understood or _UNSURE,
+                replies_delivered=replies_delivered,
+                take_pending=replies_delivered,
+            )
         if outcome.duplicate:
             rt.people.put(key, work.person, epoch)
             return outcome
@@ -171,7 +253,7 @@ class MessagePipeline:
             epoch=epoch,
             state=work.dialogue_state,
             events=work.events,
-            replaying=replaying,
+            replaying=False,
         )
 
     def _committed(
@@ -211,23 +293,22 @@ class MessagePipeline:
         self,
         inbound: InboundMessage,
         key: tuple[str, str],
-        understood: Understanding,
+        assessment: Assessment,
+        understood: Understanding | None,
         *,
         replies_delivered: bool,
         take_pending: bool,
-    ) -> tuple[Person, Assessment, message_store.Exchange, DialogueState | None] | None:
+    ) -> tuple[Person, message_store.Exchange, DialogueState | None] | None:
         """For the common message (a known person, no risk, no case, no counselor, nothing pending, a dialogue
         turn that changes nothing stored) the rows to store by group commit; None sends it down the full path."""
         rt = self._rt
+        if assessment.level is not Level.NONE or understood is None or understood.intent in NEEDS_STORE:
+            return None
         person = rt.people.get(key)
         if person is None or not _settled(person, inbound, take_pending=take_pending):
             return None
-        history = rt.people.history(person.conversation_id)
         state = rt.people.state(person.conversation_id)
-        if history is None or state is None or understood.intent in NEEDS_STORE:
-            return None
-        assessment = rt.triage.assess(inbound.text, history=history)
-        if assessment.level is not Level.NONE:
+        if rt.people.history(person.conversation_id) is None or state is None:
             return None
         turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person), self._hotlines(person))
         if turn.effects:
@@ -237,8 +318,8 @@ class MessagePipeline:
         if turn.state != state:
             # Reading an article moves the conversation's state: it is written in the same group commit.
             row = dialogue_store.state_row(rt.cipher, person.conversation_id, turn.state.as_json(), now)
-            return person, assessment, replace(item, state_row=row), turn.state
-        return person, assessment, item, None
+            return person, replace(item, state_row=row), turn.state
+        return person, item, None
 
     def _exchange(
         self,
@@ -335,16 +416,21 @@ class MessagePipeline:
         *,
         replies_delivered: bool,
         take_pending: bool,
+        sent: JournalEntry | None = None,
     ) -> Outcome:
+        """Store the exchange and what it does to the person's case. ``sent``: a journal entry being replayed, whose
+        replies already went out (they are stored as they were, and no dialogue turn runs again)."""
         rt = self._rt
         session, person, now = work.session, work.person, work.now
         held = person.handoff_case_id is not None
         outgoing: list[OutboundMessage] = []
         safety = self._safety_reply(assessment, person.lang, person.region)
-        if safety is not None and (assessment.level is not Level.YELLOW or not held):
+        if sent is not None:
+            outgoing.extend(sent.replies)
+        elif safety is not None and (assessment.level is not Level.YELLOW or not held):
             outgoing.append(safety)
         turn: Turn | None = None
-        if not held and safety is None:
+        if sent is None and not held and safety is None:
             state = await self._dialogue_state(session, person)
             plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
             turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person, plan), self._hotlines(person))
@@ -363,6 +449,8 @@ class MessagePipeline:
         case = await self._update_case(work, message_id, assessment)
         if turn is not None:
             await self._carry_out(work, turn, case, message_id)
+        elif sent is not None and sent.wants_counselor and case is None and person.open_case_id is None:
+            await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
         if held and person.handoff_case_id is not None:
             await case_store.add_event(
                 session, rt.cipher, person.handoff_case_id, "message", now, message_id=message_id
@@ -473,21 +561,117 @@ class MessagePipeline:
     def _render(self, response: str, lang: str, region: str) -> OutboundMessage:
         return self._rt.dialogue.render(response, lang, hotlines=self._listing(lang, region))
 
-    def _unstored(self, inbound: InboundMessage, assessment: Assessment | None) -> Outcome:
-        """The store failed: answer from triage alone; ``handle`` keeps the message for a later retry."""
+    async def _unstored(
+        self,
+        inbound: InboundMessage,
+        assessment: Assessment,
+        understood: Understanding | None,
+        *,
+        person: Person | None,
+        received: datetime,
+        replies_delivered: bool,
+        reason: str,
+    ) -> Outcome:
+        """The store failed or was too slow: answer from triage (and the dialogue, for an ordinary message) and keep
+        the message in the journal, fsync'd, before the answer goes out."""
         rt = self._rt
-        rt.metrics.errors.labels("store").inc()
-        log.exception("could not store message; safety reply sent anyway", extra={"event": "store_failed"})
-        if assessment is None:
-            assessment = rt.triage.assess(inbound.text)
+        rt.metrics.store_bypassed.labels(reason).inc()
         rt.metrics.triage.labels(assessment.level.value).inc()
-        lang = inbound.profile.lang or rt.settings.default_lang
-        region = inbound.profile.region or rt.settings.default_region
+        lang = person.lang if person is not None else inbound.profile.lang or rt.settings.default_lang
+        region = person.region if person is not None else inbound.profile.region or rt.settings.default_region
         safety = self._safety_reply(assessment, lang, region)
-        if safety is not None and assessment.level in {Level.RED, Level.ORANGE}:
-            rt.metrics.safety_replies.labels(assessment.level.value).inc()
-        reply = safety or self._render("utter_fallback", lang, region)
-        return Outcome([StoredOutbound(0, reply)], assessment, stored=False)
+        wants_counselor = False
+        replies: list[OutboundMessage]
+        if safety is not None:
+            replies = [safety]
+            if assessment.level in {Level.RED, Level.ORANGE}:
+                rt.metrics.safety_replies.labels(assessment.level.value).inc()
+        elif person is not None and person.handoff_case_id is not None:
+            replies = []  # a counselor holds the conversation: the message is relayed once it is stored
+        else:
+            state = (rt.people.state(person.conversation_id) if person is not None else None) or DialogueState()
+            who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student")
+            turn = rt.dialogue.respond(inbound.text, understood or _UNSURE, state, who, self._listing(lang, region))
+            wants_counselor = any(isinstance(effect, RequestCounselor) for effect in turn.effects)
+            saves = [effect for effect in turn.effects if not isinstance(effect, RequestCounselor)]
+            # A turn that changes stored settings cannot be kept now: the person is told to try again, not misled.
+            replies = [self._render("utter_try_again_later", lang, region)] if saves else turn.replies
+        entry = JournalEntry(inbound, received, tuple(replies), replies_delivered, wants_counselor)
+        try:
+            await rt.journal.append(entry)
+        except OSError:
+            self._memory.append(entry)
+            rt.metrics.errors.labels("journal").inc()
+            log.exception("journal write failed; message kept in memory only", extra={"event": "journal_failed"})
+        rt.metrics.journal_depth.set(self.unsaved)
+        return Outcome([StoredOutbound(0, reply) for reply in replies], assessment, stored=False)
+
+    async def replay_journal(self) -> int:
+        """Store what the journal holds, person by person in arrival order; returns how many were stored. Stops at
+        the first sign the database is still unavailable; an entry that can never be stored is set aside."""
+        rt = self._rt
+        while self._memory:  # the journal's disk is back: move what only memory held into it first
+            try:
+                await rt.journal.append(self._memory[0])
+            except OSError:
+                break
+            self._memory.popleft()
+        stored = 0
+        try:
+            for key in rt.journal.people():
+                async with rt.people.turn(key):
+                    stored += await self._replay_person(key)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+        finally:
+            rt.metrics.journal_depth.set(self.unsaved)
+        return stored
+
+    async def _replay_person(self, key: tuple[str, str]) -> int:
+        """Store one person's journal entries, oldest first (call with the person's turn held). Raises when the
+        database is unavailable, so that newer messages wait behind the older ones."""
+        rt = self._rt
+        stored = 0
+        for seq, entry in rt.journal.of_person(key):
+            try:
+                await self._replay(entry)
+            except Exception as error:
+                rt.people.forget(key)
+                if is_unavailable(error):
+                    raise
+                rt.metrics.journal_set_aside.inc()
+                await rt.journal.put_aside(seq, type(error).__name__)
+                continue
+            await rt.journal.stored(seq)
+            stored += 1
+        return stored
+
+    async def _replay(self, entry: JournalEntry) -> None:
+        """Store one journal entry as if it had been stored when it arrived (its time, its replies)."""
+        rt = self._rt
+        inbound = entry.inbound
+        key = (inbound.channel, inbound.user_external_id)
+        epoch = rt.people.epoch
+        async with rt.db.transaction() as session:
+            person = await self._person(session, inbound, entry.received_at)
+            assessment = self._assess(inbound.text, await self._history(session, person))
+            work = _Txn(session, person, entry.received_at)
+            outcome = await self._store(
+                work,
+                inbound,
+                assessment,
+                _UNSURE,
+                replies_delivered=entry.delivered,
+                take_pending=False,
+                sent=entry,
+            )
+        if outcome.duplicate:
+            rt.people.put(key, work.person, epoch)
+            return
+        self._committed(
+            inbound, outcome, person=work.person, epoch=epoch, state=None, events=work.events, replaying=True
+        )
 
     async def waiting_for(self, channel: str, external_id: str) -> list[StoredOutbound] | None:
         """What waits for a person who opens the chat again (None: nobody known by that id yet)."""
@@ -504,18 +688,13 @@ class MessagePipeline:
             async with self._rt.db.transaction() as session:
                 await message_store.mark_delivered(session, [m.id for m in messages], self._rt.clock())
 
-    async def retry_unsaved(self) -> int:
-        """Store messages that failed earlier (their replies already went out, so they are stored as delivered);
-        returns how many were stored."""
-        stored = 0
-        while self._unsaved:
-            inbound = self._unsaved[0]
-            key = (inbound.channel, inbound.user_external_id)
-            async with self._rt.people.turn(key):
-                outcome = await self._handle(inbound, replies_delivered=True, take_pending=False, replaying=True)
-            if not outcome.stored:
-                break
-            self._unsaved.popleft()
-            stored += 1
-        self._rt.metrics.unsaved.set(len(self._unsaved))
-        return stored
+
+def _stronger(first: Assessment, second: Assessment) -> Assessment:
+    """The more serious of two assessments of one message (the first on a tie)."""
+    return second if second.level.rank > first.level.rank else first
+
+
+def _retrieve(task: asyncio.Future[Outcome]) -> None:
+    """Read a dropped task's outcome so that its failure is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -15,6 +15,7 @@ from bot.nlu.backends import Nlu
 from bot.ops.metrics import Metrics
 from bot.service.case_events import CaseEvents
 from bot.service.deliveries import Deliveries
+from bot.service.journal import Journal
 from bot.service.person_cache import PersonCache
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
@@ -41,6 +42,7 @@ class Runtime:
     clock: Callable[[], datetime]
     people: PersonCache
     group_commit: GroupCommit
+    journal: Journal
 
     def counselor_title(self, lang: str, staff_name: str) -> str:
         """How the person is told who joined: a role, or the name when the deployment allows it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
@@ -32,13 +33,24 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or default_url(settings.data_dir)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+# The health probe's own engine waits this long for a lock: our own writes hold it for milliseconds.
+PROBE_LOCK_WAIT = 0.25
+# Waits for a lock outside the serving process (commands, migrations): long, since nobody is waiting on a reply.
+COMMAND_LOCK_WAIT = 30.0
+
+
+def create_engine(url: str, *, deadline: float | None = None) -> AsyncEngine:
+    """An async engine. ``deadline`` (seconds) bounds how long a statement waits for a lock or runs: the serving
+    process gives up then and keeps the message in its journal, instead of holding a safety reply. SQLite gets WAL,
+    foreign keys and a busy timeout on every connection; the database file is made readable by its owner only.
+    Parameters are never written into error messages or logs (they hold person hashes, schools, grades)."""
     parsed = make_url(url)
+    lock_wait = deadline if deadline is not None else COMMAND_LOCK_WAIT
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+            _private_file(Path(parsed.database))
+        engine = create_async_engine(url, connect_args={"timeout": lock_wait}, hide_parameters=True)
+        busy_ms = int(lock_wait * 1000)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,7 +61,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
@@ -60,7 +72,53 @@ def create_engine(url: str) -> AsyncEngine:
             connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {"timeout": min(lock_wait, 10.0)}
+    if deadline is not None:
+        # A locked table or a stuck statement ends on the server too, freeing the connection for the next message.
+        connect_args["server_settings"] = {
+            "lock_timeout": str(int(deadline * 1000)),
+            "statement_timeout": str(int(max(deadline * 2.5, 5.0) * 1000)),
+        }
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=lock_wait,
+        connect_args=connect_args,
+        hide_parameters=True,
+    )
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) for the owner only; SQLite gives its -wal and -shm files the same
+    permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(descriptor)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
+# SQLSTATE classes and codes that say "not now" rather than "never": connection, resources, operator
+# intervention (statement timeout, shutdown), lock not available, rollback (deadlock, serialization), system.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57", "58", "40")
+_TRANSIENT_SQLSTATES = ("55P03", "55006")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when ``error`` means the database cannot take writes now (down, locked, slow, schema missing) and the
+    same statement may well succeed later; False for errors in the data itself, which will fail every time."""
+    if isinstance(error, TimeoutError | OSError | exc.TimeoutError | exc.DisconnectionError):
+        return True
+    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.ProgrammingError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = getattr(error.orig, "sqlstate", None) or ""
+        return state.startswith(_TRANSIENT_SQLSTATE_CLASSES) or state in _TRANSIENT_SQLSTATES
+    return False
 
 
 def _alembic_config(connection: Connection) -> Config:
@@ -88,6 +146,19 @@ async def ping(engine: AsyncEngine) -> None:
         await connection.execute(text("SELECT 1"))
 
 
+async def probe_writable(engine: AsyncEngine) -> None:
+    """Raise unless a message could be written now, without writing: SQLite's write lock is taken and given back;
+    on PostgreSQL the lock an INSERT into messages needs is asked for without waiting."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            # The begin listener issues BEGIN IMMEDIATE: it fails when another connection holds the write lock.
+            transaction = await connection.begin()
+            await transaction.rollback()
+            return
+        async with connection.begin():
+            await connection.execute(text("LOCK TABLE messages IN ROW EXCLUSIVE MODE NOWAIT"))
+
+
 class Database:
     """The engine and its session factories."""
 
@@ -99,6 +170,14 @@ class Database:
         self._write_turn = asyncio.Lock() if self.dialect == "sqlite" else None
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reading = async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._probe: AsyncEngine | None = None
+
+    async def probe(self) -> None:
+        """Raise unless a message could be written now (``probe_writable`` on an engine of its own, which waits for
+        a lock only briefly and never queues behind the service's connections)."""
+        if self._probe is None:
+            self._probe = create_engine(self.engine.url.render_as_string(hide_password=False), deadline=PROBE_LOCK_WAIT)
+        await probe_writable(self._probe)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -117,7 +196,9 @@ class Database:
             yield session
 
     async def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Dispose of the connection pools."""
+        if self._probe is not None:
+            await self._probe.dispose()
         await self.engine.dispose()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -129,12 +130,21 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def service(database_url: str, tmp_path: Path, content: Content, clock: Clock) -> AsyncIterator[Service]:
-    app = await create_app(service_settings(database_url, tmp_path), clock=clock, content=content)
+@asynccontextmanager
+async def running_service(
+    database_url: str, tmp_path: Path, content: Content, clock: Clock, **env: str
+) -> AsyncIterator[Service]:
+    """The app on a localhost port with ``env`` added to the test settings."""
+    app = await create_app(service_settings(database_url, tmp_path, **env), clock=clock, content=content)
     client: TestClient[Any, Any] = TestClient(TestServer(app))
     await client.start_server()
     try:
         yield Service(client, app, clock)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def service(database_url: str, tmp_path: Path, content: Content, clock: Clock) -> AsyncIterator[Service]:
+    async with running_service(database_url, tmp_path, content, clock) as running:
+        yield running
