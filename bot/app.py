@@ -45,6 +45,8 @@ JOURNAL_FOLDER = "journal"
 HEALTH_WAIT = 0.8
 # While the journal holds messages, it is replayed this often (the watchdog's interval is longer).
 REPLAY_SECONDS = 1.0
+# A chat message or counselor note is a few kilobytes: any real connection delivers it in well under this.
+BODY_SECONDS = 5.0
 RUNTIME_KEY = web.AppKey("runtime", Runtime)
 PIPELINE_KEY = web.AppKey("pipeline", MessagePipeline)
 CASEWORK_KEY = web.AppKey("casework", Casework)
@@ -108,6 +110,25 @@ async def build_runtime(
 
 
 @web.middleware
+async def body_deadline(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
+    """A request body must arrive within ``BODY_SECONDS``: a slow or stalled client gets 408 instead of holding a
+    connection (handlers read the body aiohttp keeps from here)."""
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                await request.read()
+        except TimeoutError:
+            return web.json_response(
+                {"error": f"the body did not arrive within {BODY_SECONDS:g} seconds", "status": 408},
+                status=408,
+                headers={"Connection": "close"},
+            )
+    response = await handler(request)  # type: ignore[misc]
+    assert isinstance(response, web.StreamResponse)
+    return response
+
+
+@web.middleware
 async def json_errors(request: web.Request, handler: Callable[[web.Request], object]) -> web.StreamResponse:
     """API errors as JSON bodies; unexpected failures logged and answered 500 without details."""
     try:
@@ -141,7 +162,7 @@ async def create_app(
     runtime = await build_runtime(settings, clock=clock, content=content)
     pipeline = MessagePipeline(runtime)
     casework = Casework(runtime)
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[json_errors, body_deadline], client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
     app[PIPELINE_KEY] = pipeline
     app[CASEWORK_KEY] = casework

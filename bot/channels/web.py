@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.channels.embed_token import ROLES, EmbedTokenError, verify
+from bot.core.json_input import JsonInputError, parse_json
 from bot.core.messages import InboundMessage, OutboundMessage, Profile, StoredOutbound
 from bot.core.rate_limit import SlidingWindowLimit
 from bot.core.safety_replies import format_hotlines
@@ -192,9 +193,9 @@ class WebChat:
             except web.HTTPRequestEntityTooLarge:
                 raise RequestError(413, f"body larger than {MAX_BODY} bytes") from None
             try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise RequestError(400, f"body is not valid JSON: {exc}") from None
+                data = parse_json(raw)
+            except JsonInputError as exc:
+                raise RequestError(400, str(exc)) from None
             chat = self._request(data, need_text=True)
         except RequestError as exc:
             if exc.status == 429:
@@ -224,12 +225,12 @@ class WebChat:
                 await ws.close(code=1008, message=b"send a hello frame first")
                 return ws
             try:
-                data = json.loads(hello.data)
+                data = parse_json(hello.data)
                 if not isinstance(data, dict) or data.get("type") != "hello":
                     raise RequestError(422, "the first frame must be {type: hello, session_id: ...}", ["type"])
                 chat = self._request(data, need_text=False)
-            except (json.JSONDecodeError, RequestError) as exc:
-                error = exc if isinstance(exc, RequestError) else RequestError(400, "frame is not valid JSON")
+            except (JsonInputError, RequestError) as exc:
+                error = exc if isinstance(exc, RequestError) else RequestError(400, f"frame: {exc}")
                 await ws.send_json({"type": "error", **error.body()})
                 await ws.close(code=1008, message=b"bad hello")
                 return ws
@@ -265,9 +266,9 @@ class WebChat:
     async def _ws_message(self, ws: web.WebSocketResponse, session_id: str, raw: str, profile: Profile) -> None:
         try:
             try:
-                data = json.loads(raw)
-            except json.JSONDecodeError:
-                raise RequestError(400, "frame is not valid JSON") from None
+                data = parse_json(raw)
+            except JsonInputError as exc:
+                raise RequestError(400, f"frame: {exc}") from None
             if not isinstance(data, dict) or data.get("type") != "message":
                 raise RequestError(422, "expected {type: message, text: ...}", ["type"])
             fields = {k: v for k, v in data.items() if k != "type"} | {"session_id": session_id}

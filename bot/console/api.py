@@ -11,6 +11,7 @@ from aiohttp import web
 
 from bot.console.openapi import OPENAPI
 from bot.core.cases import StaffMember, Status
+from bot.core.json_input import JsonInputError, parse_json
 from bot.core.sanitize import sanitize_text
 from bot.service.casework import Casework, CaseworkError
 from bot.service.runtime import Runtime
@@ -19,6 +20,9 @@ STAFF_KEY = web.RequestKey("staff", StaffMember)
 MAX_TEXT = 4096
 LEVELS = ("red", "orange", "yellow")
 KEEPALIVE_SECONDS = 15.0
+PAGE_DEFAULT, PAGE_MAX = 50, 200
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+MAX_ID_DIGITS = len(str(MAX_ID))
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -75,18 +79,21 @@ class CounselorApi:
         return web.json_response(OPENAPI)
 
     async def list_cases(self, request: web.Request) -> web.Response:
-        """``GET /api/v1/cases?status=&level=``: the queue in the caller's scope, most urgent first."""
+        """``GET /api/v1/cases?status=&level=&limit=&offset=``: a page of the queue in the caller's scope, most
+        urgent first, with the total."""
         statuses = [s for s in request.query.get("status", "").split(",") if s]
         levels = [s for s in request.query.get("level", "").split(",") if s]
-        bad = [f"status={s}" for s in statuses if s not in set(Status)] + [
-            f"level={x}" for x in levels if x not in LEVELS
-        ]
-        if bad:
-            return _json_error(
-                422, f"unknown filter values: {', '.join(bad)}", ["status" if "status" in bad[0] else "level"]
-            )
-        cases = await self._work.queue(request[STAFF_KEY], statuses=statuses, levels=levels)
-        return web.json_response({"cases": cases})
+        problems = [("status", f"unknown status {s[:20]!r}") for s in statuses if s not in set(Status)]
+        problems += [("level", f"unknown level {x[:20]!r}") for x in levels if x not in LEVELS]
+        limit = _whole_number(request, "limit", problems, default=PAGE_DEFAULT, low=1, high=PAGE_MAX)
+        offset = _whole_number(request, "offset", problems, default=0, low=0, high=MAX_ID)
+        if problems:
+            fields = list(dict.fromkeys(name for name, _ in problems))
+            return _json_error(422, "; ".join(message for _, message in problems), fields)
+        cases, total = await self._work.queue(
+            request[STAFF_KEY], statuses=statuses, levels=levels, limit=limit, offset=offset
+        )
+        return web.json_response({"cases": cases, "total": total, "limit": limit, "offset": offset})
 
     async def get_case(self, request: web.Request) -> web.Response:
         """``GET /api/v1/cases/{id}``: the case, its timeline and conversation (audited)."""
@@ -163,14 +170,28 @@ class CounselorApi:
         return response
 
 
+def _whole_number(
+    request: web.Request, name: str, problems: list[tuple[str, str]], *, default: int, low: int, high: int
+) -> int:
+    """A whole-number query parameter in [low, high]; a bad one is added to ``problems`` as (field, message)."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS and low <= int(text) <= high:
+        return int(text)
+    problems.append((name, f"{name}: a whole number from {low} to {high}"))
+    return default
+
+
 def _case_id(request: web.Request) -> int:
     return _numeric_id(request, "case")
 
 
 def _numeric_id(request: web.Request, what: str) -> int:
     text = request.match_info["id"]
-    if not text.isdigit():
-        raise CaseworkError(404, f"{what} {text!r} not found")
+    # ASCII digits only ("²" and "٣" are digits to str.isdigit), and within the id columns' range on both databases.
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS) or int(text) > MAX_ID:
+        raise CaseworkError(404, f"{what} {text[:40]!r} not found")
     return int(text)
 
 
@@ -182,9 +203,9 @@ async def _body(
     max_lengths: dict[str, int] | None = None,
 ) -> dict[str, str]:
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CaseworkError(400, "body is not valid JSON") from None
+        data = parse_json(await request.read())
+    except JsonInputError as exc:
+        raise CaseworkError(400, str(exc)) from None
     if not isinstance(data, dict):
         raise CaseworkError(400, "the body must be a JSON object")
     missing = [k for k in required if k not in data]

@@ -58,11 +58,15 @@ class Casework:
         async with self._rt.db.reading() as session:
             return await staff_by_token(session, token)
 
-    async def queue(self, staff: StaffMember, *, statuses: list[str], levels: list[str]) -> list[dict[str, Any]]:
-        """The cases in the staff member's scope, most urgent first."""
+    async def queue(
+        self, staff: StaffMember, *, statuses: list[str], levels: list[str], limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the cases in the staff member's scope, most urgent first, and how many there are in all."""
         async with self._rt.db.reading() as session:
-            rows = await case_store.queue(session, staff.scope, statuses=statuses, levels=levels)
-        return [case_summary(c) for c in rows]
+            rows, total = await case_store.queue(
+                session, staff.scope, statuses=statuses, levels=levels, limit=limit, offset=offset
+            )
+        return [case_summary(c) for c in rows], total
 
     async def _case(self, session: AsyncSession, staff: StaffMember, case_id: int) -> Case:
         case = await case_store.get_in_scope(session, case_id, staff.scope)

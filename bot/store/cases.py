@@ -72,15 +72,18 @@ async def queue(
     *,
     statuses: Sequence[str] | None = None,
     levels: Sequence[str] | None = None,
-    limit: int = 200,
-) -> list[Case]:
-    """Cases in ``scope``: highest level first, then longest waiting."""
-    query = select(Case).where(scope_filter(scope))
-    query = query.where(Case.status.in_(statuses if statuses else OPEN_STATUSES))
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Case], int]:
+    """A page of the cases in ``scope`` (highest level first, then longest waiting) and how many there are."""
+    where = [scope_filter(scope), Case.status.in_(statuses if statuses else OPEN_STATUSES)]
     if levels:
-        query = query.where(Case.level.in_(levels))
-    rows = await session.scalars(query.order_by(_LEVEL_RANK, Case.opened_at, Case.id).limit(limit))
-    return list(rows)
+        where.append(Case.level.in_(levels))
+    total = await session.scalar(select(func.count()).select_from(Case).where(*where))
+    rows = await session.scalars(
+        select(Case).where(*where).order_by(_LEVEL_RANK, Case.opened_at, Case.id).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
 
 
 async def get_in_scope(session: AsyncSession, case_id: int, scope: StaffScope) -> Case | None:

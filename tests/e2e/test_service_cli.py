@@ -59,7 +59,7 @@ def test_staff_add_prints_the_token_once_and_it_works_against_serve(tmp_path: Pa
             f"{base}/api/v1/cases", headers={"Authorization": f"Bearer {token}"}
         )
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            assert json.load(response) == {"cases": []}
+            assert json.load(response) == {"cases": [], "total": 0, "limit": 50, "offset": 0}
     finally:
         server.terminate()
         server.wait(timeout=10)
