@@ -38,6 +38,7 @@ from bot.store import cases as case_store
 from bot.store.crypto import cipher_for
 from bot.store.database import Database, create_engine, database_url, is_unavailable, upgrade
 from bot.store.group_commit import GroupCommit
+from bot.store.instance_lock import InstanceLock
 
 log = logging.getLogger(__name__)
 JOURNAL_FOLDER = "journal"
@@ -82,7 +83,7 @@ async def build_runtime(
     content = content or load_content(settings)
     cipher = cipher_for(settings)
     db = Database(create_engine(database_url(settings), deadline=settings.store_deadline))
-    await upgrade(db.engine)
+    await upgrade(db.engine, cipher=cipher)
     journal = Journal(settings.data_dir / JOURNAL_FOLDER, cipher)
     journal.open()
     return Runtime(
@@ -158,22 +159,40 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], obj
 async def create_app(
     settings: Settings, *, clock: Callable[[], datetime] | None = None, content: Content | None = None
 ) -> web.Application:
-    """The whole service as one aiohttp application."""
-    runtime = await build_runtime(settings, clock=clock, content=content)
+    """The whole service as one aiohttp application. Takes the database's instance lock first (``AlreadyRunning``
+    when another serving process holds it): the journal and the person registry belong to one process."""
+    lock = InstanceLock(database_url(settings))
+    await lock.acquire("xinqiao serve")
+    try:
+        runtime = await build_runtime(settings, clock=clock, content=content)
+    except BaseException:
+        await lock.release()
+        raise
     pipeline = MessagePipeline(runtime)
     casework = Casework(runtime)
     app = web.Application(middlewares=[json_errors, body_deadline], client_max_size=MAX_BODY)
     app[RUNTIME_KEY] = runtime
     app[PIPELINE_KEY] = pipeline
     app[CASEWORK_KEY] = casework
-    app.add_routes(WebChat(runtime, pipeline).routes())
+    web_chat = WebChat(runtime, pipeline)
+    counselor_api = CounselorApi(runtime, casework)
+    app.add_routes(web_chat.routes())
     app.add_routes(ArticlePages(runtime.dialogue.library, runtime.dialogue.domain.labels["article"]["help"]).routes())
-    app.add_routes(CounselorApi(runtime, casework).routes())
+    app.add_routes(counselor_api.routes())
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
     app[HEALTH_KEY] = HealthProbe(runtime.db)
+    # Shutdown, in order (aiohttp has stopped accepting by now): say goodbye on open sockets and streams so their
+    # handlers end, then in-flight messages drain (the runner's shutdown timeout), then the cleanups below.
+    app.on_shutdown.append(lambda _app: web_chat.close_sockets())
+    app.on_shutdown.append(lambda _app: counselor_api.close_streams())
     app.cleanup_ctx.append(_journal_replay)
     app.cleanup_ctx.append(_watchdog)
     app.on_cleanup.append(_close_db)
+
+    async def release(_app: web.Application) -> None:
+        await lock.release()
+
+    app.on_cleanup.append(release)
     return app
 
 
@@ -193,6 +212,12 @@ class HealthProbe:
             return "slow"
         error = self._task.exception()
         return "ok" if error is None else type(error).__name__
+
+    async def close(self) -> None:
+        """Stop a probe still waiting."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 HEALTH_KEY = web.AppKey("health", HealthProbe)
@@ -274,6 +299,8 @@ async def _journal_replay(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_db(app: web.Application) -> None:
+    await app[HEALTH_KEY].close()
+    await app[PIPELINE_KEY].settle()
     await app[RUNTIME_KEY].nlu.close()
     await app[RUNTIME_KEY].group_commit.close()
     await app[RUNTIME_KEY].journal.close()

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("counselor", "supervisor", "admin"))
     add.add_argument("--school", help="school id: sees that school's cases")
     add.add_argument("--district", help="6-digit district code: sees that district's escalated and red cases")
+    staff_commands.add_parser("list", help="every account: name, role, scope, active or disabled")
+    disable = staff_commands.add_parser("disable", help="disable an account: its token stops working at once")
+    disable.add_argument("name")
+    reset = staff_commands.add_parser("reset-token", help="give an account a new API token, printed once")
+    reset.add_argument("name")
     return parser
 
 

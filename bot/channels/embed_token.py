@@ -12,7 +12,9 @@ import json
 import math
 from typing import Any
 
-from bot.core.messages import Profile
+from bot.core.messages import GRADE_MAX, SCHOOL_MAX, Profile
+from bot.core.sanitize import sanitize_text
+from bot.settings import is_region_code
 
 ROLES = ("student", "parent", "teacher")
 
@@ -58,15 +60,19 @@ def verify(token: str, secret: str, now: float) -> Profile:
     role = claims.get("role")
     if role is not None and role not in ROLES:
         raise EmbedTokenError(f"role must be one of {', '.join(ROLES)}")
+    region = claims.get("region")
+    if region is not None and not (isinstance(region, str) and is_region_code(region)):
+        raise EmbedTokenError("region must be CN or a 6-digit GB/T 2260 code")
     return Profile(
-        region=_text(claims, "region"), role=role, school=_text(claims, "school"), grade=_text(claims, "grade")
+        region=region, role=role, school=_text(claims, "school", SCHOOL_MAX), grade=_text(claims, "grade", GRADE_MAX)
     )
 
 
-def _text(claims: dict[str, Any], key: str) -> str | None:
+def _text(claims: dict[str, Any], key: str, longest: int) -> str | None:
     value = claims.get(key)
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > 64:
-        raise EmbedTokenError(f"{key} must be a short string")
-    return value
+    # The same widths as the store's columns: a value accepted here is one that can always be stored.
+    if not isinstance(value, str) or not value.strip() or len(value) > longest:
+        raise EmbedTokenError(f"{key} must be a string of 1-{longest} characters")
+    return sanitize_text(value)

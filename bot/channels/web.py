@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.channels.embed_token import ROLES, EmbedTokenError, verify
 from bot.core.json_input import JsonInputError, parse_json
@@ -293,6 +293,16 @@ class WebChat:
         )
         for message in _in_order(outcome):
             await ws.send_json({"type": "reply", **_reply_json(message.message)})
+
+    async def close_sockets(self) -> None:
+        """At shutdown: tell every open page the service is restarting (it reconnects by itself) and close."""
+        sockets = [ws for group in self._sockets.values() for ws in group if not ws.closed]
+        for ws in sockets:
+            try:
+                await ws.send_json({"type": "bye", "reason": "restarting"})
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"restarting")
+            except (ConnectionError, RuntimeError):
+                continue
 
     async def push(self, external_id: str, messages: Sequence[StoredOutbound]) -> bool:
         """Send to every open page of this person; False when none is open (the messages stay pending)."""

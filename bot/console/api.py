@@ -13,6 +13,7 @@ from bot.console.openapi import OPENAPI
 from bot.core.cases import StaffMember, Status
 from bot.core.json_input import JsonInputError, parse_json
 from bot.core.sanitize import sanitize_text
+from bot.service.case_events import BYE
 from bot.service.casework import Casework, CaseworkError
 from bot.service.runtime import Runtime
 
@@ -73,6 +74,10 @@ class CounselorApi:
                 return _json_error(exc.status, exc.message)
 
         return checked
+
+    async def close_streams(self) -> None:
+        """At shutdown: end every event stream."""
+        self._rt.events.close()
 
     async def openapi(self, _request: web.Request) -> web.Response:
         """The OpenAPI description of this API."""
@@ -158,6 +163,10 @@ class CounselorApi:
                 except TimeoutError:
                     await response.write(b": keepalive\n\n")
                     continue
+                if event["type"] == BYE:
+                    # Consoles reconnect by themselves (EventSource): tell them why the stream ends.
+                    await response.write(b'event: bye\ndata: {"reason": "restarting"}\n\n')
+                    break
                 if subscription.dropped:
                     await response.write(b"event: reload\ndata: {}\n\n")
                     subscription.dropped = False

@@ -13,6 +13,12 @@ class Button:
     payload: str
 
 
+# The longest school id and grade a channel may report: the store's columns are this wide on every database, and
+# every edge (signed context, CLI) refuses longer values rather than let a message fail to store for ever.
+SCHOOL_MAX = 64
+GRADE_MAX = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What a channel knows about the person; None means unknown (keep what the store has)."""

@@ -13,6 +13,7 @@ from bot.core.triage.assessment import Level
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
+BYE = "bye"  # the last event a listener gets when the service stops
 
 
 @dataclass(eq=False)
@@ -39,6 +40,14 @@ class CaseEvents:
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop listening."""
         self._subscriptions.discard(subscription)
+
+    def close(self) -> None:
+        """The service is stopping: every listener gets a last ``bye`` event (in place of its oldest if full)."""
+        for subscription in self._subscriptions:
+            if subscription.queue.full():
+                subscription.queue.get_nowait()
+                subscription.dropped = True
+            subscription.queue.put_nowait({"type": BYE})
 
     def publish(self, kind: str, case: Mapping[str, Any]) -> None:
         """Send ``{"type": kind, "case": case}`` to every subscriber allowed to see ``case``."""

@@ -8,7 +8,7 @@ from bot.store.models import Case
 
 
 def case_summary(case: Case) -> dict[str, Any]:
-    """A case without any message text: safe to push to every console in scope."""
+    """A case without any free text (no message, note or outcome): safe to push to every console in scope."""
     return {
         "id": case.id,
         "level": case.level,
@@ -23,6 +23,5 @@ def case_summary(case: Case) -> dict[str, Any]:
         "claim_deadline": case.claim_deadline.isoformat(),
         "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
-        "outcome": case.outcome,
         "escalations": case.escalations,
     }

@@ -87,6 +87,7 @@ class Casework:
             plan = await dialogue_store.load_plan(session, rt.cipher, user.id)
         return {
             "case": case_summary(case),
+            "outcome": None if case.outcome_enc is None else rt.cipher.decrypt(case.outcome_enc),
             "person": {
                 "id": user.id,
                 "channel": user.channel,
@@ -165,7 +166,7 @@ class Casework:
             if case.assignee_id not in {None, staff.id} and staff.role not in SUPERVISING_ROLES:
                 raise CaseworkError(403, f"case {case_id} is held by another counselor")
             conversation, user = await self._conversation(session, case)
-            case.status, case.outcome, case.closed_at = status.value, outcome, now
+            case.status, case.outcome_enc, case.closed_at = status.value, rt.cipher.encrypt(outcome), now
             case.assignee_id = case.assignee_id or staff.id
             kind = "referred" if status is Status.REFERRED else "resolved"
             await case_store.add_event(session, rt.cipher, case.id, kind, now, staff_id=staff.id, detail=detail)

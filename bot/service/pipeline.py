@@ -104,6 +104,8 @@ class MessagePipeline:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._memory: deque[JournalEntry] = deque(maxlen=MEMORY_LIMIT)
+        # Store attempts given up at the deadline, still unwinding (a rollback waits for the lock to time out).
+        self._dropped: set[asyncio.Future[Outcome]] = set()
         # Tests use this to simulate a failure after the commit and before the reply reaches the person.
         self.after_commit: Callable[[Outcome], None] | None = None
 
@@ -152,6 +154,8 @@ class MessagePipeline:
         else:
             # Left to finish or fail on its own: waiting for its cancellation could take as long as the lock.
             work.cancel()
+            self._dropped.add(work)
+            work.add_done_callback(self._dropped.discard)
             work.add_done_callback(_retrieve)
             reason = "deadline"
             log.warning("store passed its deadline; answered and kept in the journal", extra={"event": "store_late"})
@@ -167,6 +171,12 @@ class MessagePipeline:
         )
         rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
         return outcome
+
+    async def settle(self) -> None:
+        """At shutdown, before the database closes: let store attempts given up at their deadline finish unwinding
+        (each within about one deadline, when the database's own timeout ends it)."""
+        if self._dropped:
+            await asyncio.wait(self._dropped, timeout=self._rt.settings.store_deadline + 1.0)
 
     def _assess(self, text: str, history: list[str]) -> Assessment:
         try:
@@ -536,7 +546,7 @@ class MessagePipeline:
             claim_deadline=rt.sla.claim_deadline(level, now, rt.settings.timezone),
             claimed_at=None,
             closed_at=None,
-            outcome=None,
+            outcome_enc=None,
             escalations=0,
         )
         # The case row is its own "opened" event (``case_store.events_of`` shows it first); one statement.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.settings import Settings
+from bot.store.crypto import TextCipher
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READ_ONLY = "xinqiao_read_only"
@@ -92,10 +94,12 @@ def create_engine(url: str, *, deadline: float | None = None) -> AsyncEngine:
 
 def _private_file(path: Path) -> None:
     """Create the SQLite file (and its folder) for the owner only; SQLite gives its -wal and -shm files the same
-    permissions."""
+    permissions. An existing file is never opened here: closing any descriptor of a file drops every POSIX lock
+    this process holds on it, including those of SQLite connections already open (stale reads, or worse)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(descriptor)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
 
@@ -121,23 +125,25 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection, cipher: TextCipher | None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
+    # Migrations that encrypt existing values (0003's outcomes) use the service's own keys.
+    config.attributes["cipher"] = cipher
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, cipher: TextCipher | None = None) -> None:
     """Apply migrations up to ``revision`` on ``engine``'s database."""
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync), revision))
+        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync, cipher), revision))
 
 
-async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+async def downgrade(engine: AsyncEngine, revision: str = "base", *, cipher: TextCipher | None = None) -> None:
     """Undo migrations down to ``revision``."""
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(_alembic_config(sync), revision))
+        await connection.run_sync(lambda sync: command.downgrade(_alembic_config(sync, cipher), revision))
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -25,6 +25,7 @@ class GroupCommit:
         self._waiting: deque[tuple[Exchange, asyncio.Future[tuple[int, list[StoredOutbound]] | None]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._writing = False
 
     async def store(self, item: Exchange) -> tuple[int, list[StoredOutbound]] | None:
         """Store ``item`` in the next group; returns like ``Exchange.result``; raises what the write raised."""
@@ -35,12 +36,17 @@ class GroupCommit:
         self._wake.set()
         return await future
 
-    async def close(self) -> None:
-        """Stop the writer (at shutdown, after the server stopped taking messages)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def close(self, drain_seconds: float = 3.0) -> None:
+        """Stop the writer at shutdown, after the server stopped taking messages: what is queued is written first
+        (for at most ``drain_seconds``; a waiter left over gets the cancellation and falls back to the journal)."""
+        if self._task is None:
+            return
+        deadline = asyncio.get_running_loop().time() + drain_seconds
+        while (self._waiting or self._writing) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     async def _run(self) -> None:
         while True:
@@ -52,7 +58,11 @@ class GroupCommit:
                     entry = self._waiting.popleft()
                     group.append(entry)
                     rows += len(entry[0].rows)
-                await self._write(group)
+                self._writing = True
+                try:
+                    await self._write(group)
+                finally:
+                    self._writing = False
 
     async def _write(
         self, group: list[tuple[Exchange, asyncio.Future[tuple[int, list[StoredOutbound]] | None]]]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -19,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.core.messages import GRADE_MAX, SCHOOL_MAX
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,6 +45,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class EncryptedBytes(TypeDecorator[bytes]):
+    """A Fernet token (``TextCipher``): stored as bytes. Marking every encrypted column with this type is what lets
+    ``xinqiao db rotate-keys`` find them all from the models."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+
+def encrypted_columns() -> list[tuple[Table, Column[Any]]]:
+    """Every (table, column) that holds a Fernet token."""
+    return [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, EncryptedBytes)
+    ]
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -56,8 +79,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="student")
     lang: Mapped[str] = mapped_column(String(8))
     region: Mapped[str] = mapped_column(String(8))
-    school: Mapped[str | None] = mapped_column(String(64))
-    grade: Mapped[str | None] = mapped_column(String(16))
+    school: Mapped[str | None] = mapped_column(String(SCHOOL_MAX))
+    grade: Mapped[str | None] = mapped_column(String(GRADE_MAX))
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     linked_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -83,7 +106,7 @@ class DialogueStateRow(Base):
     __tablename__ = "dialogue_states"
 
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
-    state_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    state_enc: Mapped[bytes] = mapped_column(EncryptedBytes)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -93,7 +116,7 @@ class SafetyPlan(Base):
     __tablename__ = "safety_plans"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    plan_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    plan_enc: Mapped[bytes] = mapped_column(EncryptedBytes)
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -116,11 +139,11 @@ class Message(Base):
     sender: Mapped[str] = mapped_column(String(16))  # person | bot | counselor | system
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     external_id: Mapped[str | None] = mapped_column(String(160))
-    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    text_enc: Mapped[bytes] = mapped_column(EncryptedBytes)
     buttons: Mapped[str | None] = mapped_column(Text)  # JSON list of {title, payload}
     level: Mapped[str | None] = mapped_column(String(8))  # triage of an inbound message
     categories: Mapped[str | None] = mapped_column(String(200))  # comma-separated
-    cues_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # the cue words quote the person: encrypted
+    cues_enc: Mapped[bytes | None] = mapped_column(EncryptedBytes)  # the cue words quote the person: encrypted
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -133,7 +156,7 @@ class Staff(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     role: Mapped[str] = mapped_column(String(16))
-    school: Mapped[str | None] = mapped_column(String(64))
+    school: Mapped[str | None] = mapped_column(String(SCHOOL_MAX))
     district: Mapped[str | None] = mapped_column(String(8))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -156,7 +179,7 @@ class Case(Base):
     categories: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(12))
     tier: Mapped[str] = mapped_column(String(12))
-    school: Mapped[str | None] = mapped_column(String(64))
+    school: Mapped[str | None] = mapped_column(String(SCHOOL_MAX))
     district: Mapped[str | None] = mapped_column(String(8))
     region: Mapped[str] = mapped_column(String(8))
     trigger_message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
@@ -165,7 +188,7 @@ class Case(Base):
     claim_deadline: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    outcome: Mapped[str | None] = mapped_column(String(40))
+    outcome_enc: Mapped[bytes | None] = mapped_column(EncryptedBytes)  # the counselor's words: encrypted
     escalations: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -180,7 +203,7 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
-    detail_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    detail_enc: Mapped[bytes | None] = mapped_column(EncryptedBytes)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

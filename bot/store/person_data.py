@@ -38,7 +38,7 @@ async def export(session: AsyncSession, cipher: TextCipher, user_id: int) -> dic
         ],
         "cases": [
             {"id": c.id, "level": c.level, "status": c.status, "opened_at": c.opened_at.isoformat(),
-             "outcome": c.outcome}
+             "outcome": None if c.outcome_enc is None else cipher.decrypt(c.outcome_enc)}
             for c in cases
         ],
         "case_events": [
@@ -52,7 +52,7 @@ async def export(session: AsyncSession, cipher: TextCipher, user_id: int) -> dic
 
 async def erase(session: AsyncSession, user_id: int, now: datetime) -> tuple[str, str] | None:
     """Remove the person's words and identity; returns their former (channel, external id), or None if unknown.
-    Cases keep level, status and dates (no text, no link to any message) so counts and SLAs stay true."""
+    Cases keep level, status and dates (no text, outcome or link to any message) so counts and SLAs stay true."""
     user = await session.get(User, user_id)
     if user is None:
         return None
@@ -62,7 +62,10 @@ async def erase(session: AsyncSession, user_id: int, now: datetime) -> tuple[str
         await session.execute(
             update(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).values(detail_enc=None, message_id=None)
         )
-        await session.execute(update(Case).where(Case.id.in_(case_ids)).values(trigger_message_id=None))
+        # The outcome is a counselor's words about this person: it goes with them.
+        await session.execute(
+            update(Case).where(Case.id.in_(case_ids)).values(trigger_message_id=None, outcome_enc=None)
+        )
     await session.execute(delete(Message).where(Message.user_id == user_id))
     conversation_ids = select(Conversation.id).where(Conversation.user_id == user_id)
     await session.execute(delete(DialogueStateRow).where(DialogueStateRow.conversation_id.in_(conversation_ids)))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import StaffMember
@@ -29,11 +30,43 @@ async def add_staff(
     session: AsyncSession, *, name: str, role: str, school: str | None, district: str | None, now: datetime
 ) -> tuple[StaffMember, str]:
     """Create an account; returns it with its API token, which is shown once and never stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = _new_token()
     staff = Staff(name=name, role=role, school=school, district=district, token_hash=hash_token(token), created_at=now)
     session.add(staff)
     await session.flush()
     return member(staff), token
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffListing:
+    """One account as ``xinqiao staff list`` shows it."""
+
+    member: StaffMember
+    active: bool
+    created_at: datetime
+
+
+async def list_staff(session: AsyncSession) -> list[StaffListing]:
+    """Every account, by name."""
+    rows = await session.scalars(select(Staff).order_by(Staff.name))
+    return [StaffListing(member(row), row.active, row.created_at) for row in rows]
+
+
+async def set_active(session: AsyncSession, name: str, *, active: bool) -> bool:
+    """Enable or disable an account (a disabled token stops working at once); False if no such account."""
+    result = await session.execute(update(Staff).where(Staff.name == name).values(active=active))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reset_token(session: AsyncSession, name: str) -> str | None:
+    """Give an account a new API token (the old one stops working); returns it once, None if no such account."""
+    token = _new_token()
+    result = await session.execute(update(Staff).where(Staff.name == name).values(token_hash=hash_token(token)))
+    return token if result.rowcount else None  # type: ignore[attr-defined]
 
 
 async def staff_by_token(session: AsyncSession, token: str) -> StaffMember | None:

@@ -163,7 +163,8 @@ async def test_note_refer_resolve_and_the_person_is_told_how_to_come_back(servic
     await service.api("POST", f"/api/v1/cases/{case_id}/claim", token)
     assert (await service.api("POST", f"/api/v1/cases/{case_id}/note", token, {"text": "家长已联系"}))[0] == 200
     status, body = await service.api("POST", f"/api/v1/cases/{case_id}/resolve", token, {"outcome": "safety_plan"})
-    assert (status, body["case"]["status"], body["case"]["outcome"]) == (200, "resolved", "safety_plan")
+    assert (status, body["case"]["status"]) == (200, "resolved")
+    assert "outcome" not in body["case"]  # free text never rides on the case summary (pushed to every console)
     later = await service.say(session_id, "你好")
     assert any("找心理老师" in r["text"] for r in later["replies"])
     assert (await service.api("POST", f"/api/v1/cases/{case_id}/resolve", token, {"outcome": "again"}))[0] == 409
@@ -174,6 +175,7 @@ async def test_note_refer_resolve_and_the_person_is_told_how_to_come_back(servic
     assert "note" in kinds
     assert "resolved" in kinds
     assert any(e["detail"] == "家长已联系" for e in view["events"])
+    assert view["outcome"] == "safety_plan"
 
 
 async def test_refer_records_where_and_why(service: Service) -> None:

@@ -77,11 +77,23 @@ def test_an_unknown_role_is_refused_naming_the_allowed_roles() -> None:
         verify(token, SECRET, NOW)
 
 
-@pytest.mark.parametrize("value", [42, "", "x" * 65])
-def test_a_context_field_must_be_a_short_string(value: object) -> None:
+@pytest.mark.parametrize("value", [42, "", "  ", "x" * 65])
+def test_a_context_field_must_be_a_string_no_wider_than_its_column(value: object) -> None:
     token = sign({**CLAIMS, "school": value}, SECRET)
-    with pytest.raises(EmbedTokenError, match="school must be a short string"):
+    with pytest.raises(EmbedTokenError, match="school must be a string of 1-64 characters"):
         verify(token, SECRET, NOW)
+
+
+def test_a_grade_as_wide_as_its_column_is_accepted_and_one_wider_refused() -> None:
+    assert verify(sign({**CLAIMS, "grade": "二" * 32}, SECRET), SECRET, NOW).grade == "二" * 32
+    with pytest.raises(EmbedTokenError, match="grade must be a string of 1-32 characters"):
+        verify(sign({**CLAIMS, "grade": "二" * 33}, SECRET), SECRET, NOW)
+
+
+@pytest.mark.parametrize("region", ["nanning", "4501", "4501000", "cn"])
+def test_a_region_that_is_not_a_division_code_is_refused(region: str) -> None:
+    with pytest.raises(EmbedTokenError, match="region must be CN or a 6-digit"):
+        verify(sign({**CLAIMS, "region": region}, SECRET), SECRET, NOW)
 
 
 def test_an_empty_secret_on_the_server_refuses_every_token() -> None:
