@@ -31,6 +31,12 @@ class Metrics:
         self.escalations = Counter(
             "xinqiao_case_escalations_total", "Unclaimed cases climbed a tier", ["level"], registry=self.registry
         )
+        self.repages = Counter(
+            "xinqiao_case_repages_total",
+            "Unclaimed cases at the top tier paged again",
+            ["level"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "xinqiao_errors_total", "Errors by where they happened", ["where"], registry=self.registry
         )

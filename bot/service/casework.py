@@ -205,8 +205,10 @@ class Casework:
         return {"erased": user_id}
 
     async def sweep(self) -> int:
-        """Climb every unclaimed case past its deadline one tier, with a new deadline; red cases re-send the
-        hotlines to the person. Returns how many cases were escalated."""
+        """Every unclaimed case past its deadline climbs one tier (school → district → city), with a new deadline;
+        a red case's person hears once per climb that we are still looking, with the hotlines. At the city tier a
+        case climbs no further: the on-call side is paged again each period, and the person is not messaged
+        again. Returns how many cases climbed or were re-paged."""
         rt = self._rt
         now = rt.clock()
         done = 0
@@ -219,25 +221,30 @@ class Casework:
                     continue  # claimed meanwhile
                 level = Level(case.level)
                 following = next_tier(Tier(case.tier), case.district)
-                if following is not None:
-                    case.tier = following.value
-                case.escalations += 1
                 case.claim_deadline = rt.sla.claim_deadline(level, now, rt.settings.timezone)
-                detail = json.dumps({"tier": case.tier, "escalations": case.escalations})
-                await case_store.add_event(session, rt.cipher, case.id, "escalated", now, detail=detail)
-                await audit(session, None, "case.escalate", now, case_id=case.id, detail=case.tier)
                 to_person = None
-                if level is Level.RED:
-                    _conversation, user = await self._conversation(session, case)
-                    text = self._render("utter_counselor_waiting", user)
-                    to_person = await self._say(session, case, user, OutboundMessage(text, sender="system"))
+                if following is None:
+                    kind = "repaged"
+                    await case_store.add_event(session, rt.cipher, case.id, kind, now)
+                    await audit(session, None, "case.repage", now, case_id=case.id, detail=case.tier)
+                else:
+                    kind = "escalated"
+                    case.tier = following.value
+                    case.escalations += 1
+                    detail = json.dumps({"tier": case.tier, "escalations": case.escalations})
+                    await case_store.add_event(session, rt.cipher, case.id, kind, now, detail=detail)
+                    await audit(session, None, "case.escalate", now, case_id=case.id, detail=case.tier)
+                    if level is Level.RED:
+                        _conversation, user = await self._conversation(session, case)
+                        text = self._render("utter_counselor_waiting", user)
+                        to_person = await self._say(session, case, user, OutboundMessage(text, sender="system"))
                 summary = case_summary(case)
-            rt.metrics.escalations.labels(level.value).inc()
+            (rt.metrics.escalations if kind == "escalated" else rt.metrics.repages).labels(level.value).inc()
             log.warning(
-                "case unclaimed past its deadline; escalated",
-                extra={"event": "case_escalated", "case_id": summary["id"], "tier": summary["tier"]},
+                "case unclaimed past its deadline; " + ("escalated" if kind == "escalated" else "paged again"),
+                extra={"event": f"case_{kind}", "case_id": summary["id"], "tier": summary["tier"]},
             )
-            await self._after(summary, "case.escalated", to_person)
+            await self._after(summary, f"case.{kind}", to_person)
             done += 1
         return done
 

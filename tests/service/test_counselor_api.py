@@ -297,3 +297,25 @@ async def test_a_reply_sent_while_away_arrives_when_the_page_reconnects(service:
     assert "我在这里等你。" in texts
     later = await service.say(session_id, "嗯")
     assert all(r["text"] != "我在这里等你。" for r in later["replies"])
+
+
+async def test_an_unclaimed_red_case_climbs_to_the_city_and_no_further_and_the_person_hears_once_a_climb(
+    service: Service,
+) -> None:
+    session_id = new_session()
+    await service.say(session_id, RED, context=school_context("nn-001"))
+    for _ in range(10):
+        service.clock.advance(minutes=6)
+        assert await service.casework.sweep() == 1
+    admin = await service.staff("boss", "admin")
+    case = (await service.api("GET", "/api/v1/cases", admin))[1]["cases"][0]
+    assert (case["tier"], case["escalations"]) == ("city", 2)
+    view = (await service.api("GET", f"/api/v1/cases/{case['id']}", admin))[1]
+    kinds = [e["kind"] for e in view["events"]]
+    assert kinds.count("escalated") == 2
+    assert kinds.count("repaged") == 8
+    waiting = [m for m in view["messages"] if m["from"] == "system" and "还在帮你找" in m["text"]]
+    assert len(waiting) == 2
+    metrics = await (await service.client.get("/metrics")).text()
+    assert 'xinqiao_case_escalations_total{level="red"} 2.0' in metrics
+    assert 'xinqiao_case_repages_total{level="red"} 8.0' in metrics
