@@ -1,4 +1,5 @@
-"""Structured JSON logs, one object per line. Message text never goes in: only ids, levels and event names."""
+"""Structured JSON logs, one object per line. Message text never goes in: only ids, levels and event names; SQL
+parameters are hidden by the engine, and the database's own DETAIL lines (which quote row values) are dropped."""
 
 from __future__ import annotations
 
@@ -19,10 +20,19 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        data.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                # An extra field never overwrites the record's own (a triage "level" once replaced the log level).
+                data[key if key not in data else f"extra_{key}"] = value
         if record.exc_info:
-            data["error"] = self.formatException(record.exc_info)
+            data["error"] = _without_row_values(self.formatException(record.exc_info))
         return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def _without_row_values(text: str) -> str:
+    """A traceback without PostgreSQL's DETAIL lines ("Key (name)=(…) already exists") or parameter dumps."""
+    kept = [line for line in text.splitlines() if not line.lstrip().startswith(("DETAIL:", "[parameters:"))]
+    return "\n".join(kept)
 
 
 def configure(level: str) -> None:

@@ -293,7 +293,8 @@ class MessagePipeline:
                 rt.metrics.safety_replies.labels(level.value).inc()
         if level is not Level.NONE:
             log.info(
-                "message triaged", extra={"event": "triage", "level": level.value, "message_id": outcome.message_id}
+                "message triaged",
+                extra={"event": "triage", "triage_level": level.value, "message_id": outcome.message_id},
             )
         if self.after_commit is not None:
             self.after_commit(outcome)
