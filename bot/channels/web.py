@@ -202,7 +202,10 @@ class WebChat:
                 return self._rate_limited(exc, data.get("lang") if isinstance(data, dict) else None)
             return _error(exc)
         outcome = await self._pipeline.handle(self._inbound(chat), replies_delivered=True)
-        return web.json_response({"replies": [_reply_json(m.message) for m in _in_order(outcome)]})
+        body: dict[str, Any] = {"replies": [_reply_json(m.message) for m in _in_order(outcome)]}
+        if outcome.lang is not None:
+            body["lang"] = outcome.lang
+        return web.json_response(body)
 
     def _slow_down(self, lang: Any) -> dict[str, Any]:
         # Even a refusal keeps a way to a human in it.
@@ -271,9 +274,8 @@ class WebChat:
                 raise RequestError(400, f"frame: {exc}") from None
             if not isinstance(data, dict) or data.get("type") != "message":
                 raise RequestError(422, "expected {type: message, text: ...}", ["type"])
+            # A frame's own lang is the page's current language; without one the language stays as it is.
             fields = {k: v for k, v in data.items() if k != "type"} | {"session_id": session_id}
-            if profile.lang and "lang" not in fields:
-                fields["lang"] = profile.lang
             chat = self._request(fields, need_text=True)
         except RequestError as exc:
             await ws.send_json({"type": "error", **exc.body()})
@@ -292,7 +294,7 @@ class WebChat:
             replies_delivered=True,
         )
         for message in _in_order(outcome):
-            await ws.send_json({"type": "reply", **_reply_json(message.message)})
+            await ws.send_json({"type": "reply", **_reply_json(message.message), "lang": outcome.lang})
 
     async def close_sockets(self) -> None:
         """At shutdown: tell every open page the service is restarting (it reconnects by itself) and close."""

@@ -68,6 +68,8 @@ class Outcome:
     user_id: int | None = None
     # Earlier messages that were waiting for the person (a counselor's reply while they were away).
     pending: list[StoredOutbound] = field(default_factory=list)
+    # The person's language after this message (the page follows it: a typed "English please" switches it).
+    lang: str | None = None
 
 
 @dataclass(slots=True)
@@ -255,6 +257,7 @@ class MessagePipeline:
             )
         if outcome.duplicate:
             rt.people.put(key, work.person, epoch)
+            outcome.lang = work.person.lang
             return outcome
         return self._committed(
             inbound,
@@ -279,6 +282,7 @@ class MessagePipeline:
     ) -> Outcome:
         """After the commit, on either path: remember the person, tell the consoles, count."""
         rt = self._rt
+        outcome.lang = person.lang
         rt.people.put((inbound.channel, inbound.user_external_id), person, epoch)
         rt.people.add_text(person.conversation_id, inbound.text)
         if state is not None:
@@ -615,7 +619,7 @@ class MessagePipeline:
             rt.metrics.errors.labels("journal").inc()
             log.exception("journal write failed; message kept in memory only", extra={"event": "journal_failed"})
         rt.metrics.journal_depth.set(self.unsaved)
-        return Outcome([StoredOutbound(0, reply) for reply in replies], assessment, stored=False)
+        return Outcome([StoredOutbound(0, reply) for reply in replies], assessment, stored=False, lang=lang)
 
     async def replay_journal(self) -> int:
         """Store what the journal holds, person by person in arrival order; returns how many were stored. Stops at

@@ -15,7 +15,9 @@ from bot.core.messages import Profile
 from bot.store.database import insert_ignoring_conflicts
 from bot.store.models import Base, Case, Conversation, Message, User
 
-PROFILE_FIELDS = ("region", "role", "school", "grade")
+# What a channel may report about a person on any message; a value that differs from the stored one replaces it
+# (the web page's language switch, a new signed context).
+PROFILE_FIELDS = ("lang", "region", "role", "school", "grade")
 
 
 @dataclass(slots=True)

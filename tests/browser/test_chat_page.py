@@ -88,3 +88,38 @@ async def test_article_answers_link_to_the_full_page(service: Service, browser: 
     await article.goto(str(service.client.make_url(str(href))))
     await expect(article.locator("main.article-page h1")).to_be_visible()
     await expect(article.locator("main.article-page")).to_contain_text("12356")
+
+
+async def test_ending_the_chat_forgets_it_on_this_device(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await expect(page.locator("#privacy-note")).to_contain_text("结束对话")
+    await send(page, RED)
+    await expect(page.locator(".msg.bot").last).to_contain_text("12356")
+    before = await page.evaluate("localStorage.getItem('xinqiao.session')")
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.get_by_role("button", name="结束对话").click()
+    await expect(page.locator(".msg.user")).to_have_count(0)
+    await expect(page.locator(".msg.system").first).to_contain_text("对话已结束")
+    after = await page.evaluate("localStorage.getItem('xinqiao.session')")
+    assert after != before
+    # The next person on this computer is greeted as new, and a counselor's reply to the old chat is not theirs.
+    await expect(page.locator(".msg.bot").first).to_contain_text("心桥")
+    token = await service.staff("li")
+    case_id = (await service.api("GET", "/api/v1/cases", token))[1]["cases"][0]["id"]
+    await service.api("POST", f"/api/v1/cases/{case_id}/claim", token)
+    await service.api("POST", f"/api/v1/cases/{case_id}/reply", token, {"text": "只给上一位同学的话"})
+    await page.reload()
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    await expect(page.locator(".msg.bot").first).to_be_visible()
+    assert "只给上一位同学的话" not in await page.locator("#log").inner_text()
+    assert "不想活" not in await page.locator("#log").inner_text()
+
+
+async def test_the_page_keeps_sending_its_language_after_the_switch(service: Service, browser: Browser) -> None:
+    page = await open_chat(service, browser)
+    await page.click("#lang-toggle")
+    await expect(page.locator(".msg.bot").last).to_contain_text("English")
+    await send(page, "/hotlines")
+    await expect(page.locator(".msg.bot").last).to_contain_text("call 110 (police)")
+    await expect(page.locator("#privacy-note")).to_contain_text("End chat")
+    await expect(page.get_by_role("button", name="End chat")).to_be_visible()

@@ -39,10 +39,24 @@ async def test_language_switch_answers_in_english_from_then_on(service: Service)
     session_id = new_session()
     switched = await service.say(session_id, "/lang_en", lang="zh")
     assert "English" in switched["replies"][0]["text"]
-    # The page keeps sending its own language; the person's choice stands.
-    later = await service.say(session_id, "/hotlines", lang="zh")
+    # The response tells the page the person's language, and the page follows it.
+    assert switched["lang"] == "en"
+    later = await service.say(session_id, "/hotlines")
     assert "110" in later["replies"][0]["text"]
     assert "热线" not in later["replies"][0]["text"]
+
+
+async def test_the_pages_language_is_honoured_after_the_first_message(service: Service) -> None:
+    session_id = new_session()
+    first = await service.say(session_id, "/hotlines", lang="zh")
+    assert "热线" in first["replies"][0]["text"]
+    changed = await service.say(session_id, "/hotlines", lang="en")
+    assert changed["lang"] == "en"
+    assert "热线" not in changed["replies"][0]["text"]
+    again = await service.say(session_id, RED, lang="zh")
+    assert again["lang"] == "zh"
+    assert "12356" in again["replies"][0]["text"]
+    assert "安全" in again["replies"][0]["text"]
 
 
 async def test_unclear_message_gets_the_menu_not_a_guess(service: Service) -> None:

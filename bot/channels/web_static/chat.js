@@ -9,6 +9,9 @@
       err413: '消息太长了，请分几次发送。', err422: '这条消息无法处理，请换个说法试试。',
       err429: '发送太频繁了，请稍等一会儿再发。', err429s: '发送太频繁了，请 {s} 秒后再发。',
       errNet: '发送失败，请检查网络后再试。', errGeneric: '出了点问题，请稍后再试。',
+      endChat: '结束对话', endConfirm: '结束这段对话，并把它从这台设备上清除吗？',
+      ended: '对话已结束，这台设备上已经看不到它了。想再聊的话，随时可以重新开始。',
+      privacyNote: '用这台设备的人都能打开这段对话，直到你点“结束对话”。',
     },
     en: {
       title: 'Xinqiao', toggle: '中文', needHelp: 'Need someone right now?', psyLine: 'Mental health hotline',
@@ -22,6 +25,9 @@
       err429s: 'You are sending too fast. Please wait {s} seconds.',
       errNet: 'Could not send. Please check your connection and try again.',
       errGeneric: 'Something went wrong. Please try again later.',
+      endChat: 'End chat', endConfirm: 'End this chat and clear it from this device?',
+      ended: 'The chat has ended and is no longer on this device. You can start again any time.',
+      privacyNote: 'Anyone using this device can open this chat until you tap “End chat”.',
     },
   };
   const MAX = 4096, COUNTER_FROM = 3600, WS_FAILS_BEFORE_HTTP = 3;
@@ -33,6 +39,7 @@
   const store = {
     get(k) { try { return localStorage.getItem(k); } catch { return null; } },
     set(k, v) { try { localStorage.setItem(k, v); } catch { /* session-only then */ } },
+    del(k) { try { localStorage.removeItem(k); } catch { /* nothing stored then */ } },
   };
   const hex32 = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
     (b) => b.toString(16).padStart(2, '0')).join('');
@@ -134,6 +141,14 @@
 
   function onReply(r) { if (r && typeof r.text === 'string') addMsg(r.from || 'bot', r.text, r.buttons); }
 
+  // The server says which language the person chose (a typed "English please" too): the page follows.
+  function follow(l) {
+    if (!pick(l) || l === lang) return;
+    lang = l;
+    store.set('xinqiao.lang', lang);
+    applyLang();
+  }
+
   // ---- transport: WebSocket first, HTTP POST after repeated failure ----
   const queue = [];  // {text, message_id}; kept until actually handed to a transport
   let ws = null, wsFails = 0, backoff = 1000, reconnectTimer = 0;
@@ -159,8 +174,9 @@
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
       if (f.type === 'ready') setStatus('online');
-      else if (f.type === 'reply') onReply(f);
+      else if (f.type === 'reply') { follow(f.lang); onReply(f); }
       else if (f.type === 'error') showError(f.status, f.error, f.retry_after);
+      else if (f.type === 'bye') setStatus('connecting');  // a restart: the socket closes and reconnects
     };
     ws.onclose = () => onClose(opened);
   }
@@ -182,7 +198,7 @@
     if (useHttp) { if (!posting) drainHttp(); return; }
     while (queue.length && ws && ws.readyState === WebSocket.OPEN) {
       const m = queue.shift();
-      ws.send(JSON.stringify({ type: 'message', text: m.text, message_id: m.message_id }));
+      ws.send(JSON.stringify({ type: 'message', text: m.text, message_id: m.message_id, lang }));
     }
   }
 
@@ -209,7 +225,7 @@
       setStatus('online');
       let data = null;
       try { data = await res.json(); } catch { /* non-JSON body */ }
-      if (res.ok) (data?.replies || []).forEach(onReply);
+      if (res.ok) { follow(data?.lang); (data?.replies || []).forEach(onReply); }
       else showError(data?.status || res.status, data?.error, Number(res.headers.get('Retry-After')) || 0);
     }
     posting = false;
@@ -260,6 +276,21 @@
     store.set('xinqiao.lang', lang);
     applyLang();
     send('/lang_' + lang, null, true);
+  });
+
+  // On a shared school computer the next pupil must not inherit this conversation: ending it forgets the
+  // session on this browser (the id is the only key to it) and starts a fresh one.
+  $('end-chat').addEventListener('click', () => {
+    if (!confirm(t('endConfirm'))) return;
+    store.del('xinqiao.session');
+    sessionId = hex32();
+    store.set('xinqiao.session', sessionId);
+    queue.length = 0;
+    log.replaceChildren();
+    addMsg('system', t('ended'));
+    input.value = '';
+    onInput();
+    if (ws) ws.close();  // reconnects with the new session, which is greeted as new
   });
 
   // iOS does not shrink the layout for the keyboard; track the visual viewport so
