@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.serving import database_env, serving, staff_token
-from tests.e2e.test_cli import ROOT
 
 EXAMPLES_PER_OPERATION = "100"
 
@@ -49,7 +48,7 @@ def test_no_input_to_any_route_gives_a_server_error_or_an_undocumented_status(ki
                 "10",
                 "--no-color",
             ],
-            cwd=ROOT,
+            cwd=tmp_path,  # schemathesis keeps a cache of what it found in the working folder
             env={**os.environ, **env},
             capture_output=True,
             timeout=600,
