@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/triage_speed.py
 	$(BIN)/python bench/nlu_eval.py
 	$(BIN)/python bench/web_chat.py
+	$(BIN)/python bench/fault_lock.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

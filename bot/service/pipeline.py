@@ -9,10 +9,10 @@ import asyncio
 import functools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,7 @@ from bot.store.models import Case
 from bot.store.people import PROFILE_FIELDS, Person
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
 # Kept in memory only if the journal's disk itself refuses (the last resort; counted and shown on /healthz).
 MEMORY_LIMIT = 10_000
@@ -106,8 +107,8 @@ class MessagePipeline:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._memory: deque[JournalEntry] = deque(maxlen=MEMORY_LIMIT)
-        # Store attempts given up at the deadline, still unwinding (a rollback waits for the lock to time out).
-        self._dropped: set[asyncio.Future[Outcome]] = set()
+        # Store attempts still running (one per message in flight, and those given up at the deadline).
+        self._runners: set[asyncio.Task[None]] = set()
         # Tests use this to simulate a failure after the commit and before the reply reaches the person.
         self.after_commit: Callable[[Outcome], None] | None = None
 
@@ -133,34 +134,31 @@ class MessagePipeline:
         assessment = self._assess(inbound.text, history or [])
         # NLU only for what triage found nothing in: a risky message never waits on it (nor on Rasa).
         understood = await self._understand(inbound.text) if assessment.level is Level.NONE else None
-        work = asyncio.ensure_future(
-            self._stored_turn(
-                inbound, assessment, understood, history_known=history is not None, replies_delivered=replies_delivered
-            )
-        )
-        budget = max(0.0, started + rt.settings.store_deadline - loop.time())
-        done, _pending = await asyncio.wait({work}, timeout=budget)
-        if work in done and work.exception() is None:
-            outcome = work.result()
+        # Inline under the deadline. Waits that end at once when cancelled (the person's turn, a group commit) are
+        # awaited directly; database transactions run detached (``_detached``), so the deadline never waits on
+        # their unwinding. Each hand-over to a task costs a turn of a busy loop, so the common path has none.
+        deadline = asyncio.timeout_at(started + rt.settings.store_deadline)
+        try:
+            async with deadline:
+                outcome = await self._stored_turn(
+                    inbound,
+                    assessment,
+                    understood,
+                    history_known=history is not None,
+                    replies_delivered=replies_delivered,
+                )
             rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
             return outcome
-        if work in done:
-            error = work.exception()
-            assert error is not None
+        except TimeoutError:
+            reason = "deadline" if deadline.expired() else "unavailable"
+            log.warning("store too slow; answered and kept in the journal", extra={"event": "store_late"})
+        except Exception as error:
             reason = "unavailable" if is_unavailable(error) else "error"
             log.error(
                 "could not store message; answered from triage and kept in the journal",
                 exc_info=error,
                 extra={"event": "store_failed", "reason": reason},
             )
-        else:
-            # Left to finish or fail on its own: waiting for its cancellation could take as long as the lock.
-            work.cancel()
-            self._dropped.add(work)
-            work.add_done_callback(self._dropped.discard)
-            work.add_done_callback(_retrieve)
-            reason = "deadline"
-            log.warning("store passed its deadline; answered and kept in the journal", extra={"event": "store_late"})
         rt.people.forget(key)
         outcome = await self._unstored(
             inbound,
@@ -173,12 +171,6 @@ class MessagePipeline:
         )
         rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
         return outcome
-
-    async def settle(self) -> None:
-        """At shutdown, before the database closes: let store attempts given up at their deadline finish unwinding
-        (each within about one deadline, when the database's own timeout ends it)."""
-        if self._dropped:
-            await asyncio.wait(self._dropped, timeout=self._rt.settings.store_deadline + 1.0)
 
     def _assess(self, text: str, history: list[str]) -> Assessment:
         try:
@@ -195,6 +187,37 @@ class MessagePipeline:
             self._rt.metrics.errors.labels("nlu").inc()
             log.exception("understanding failed; answering as unsure", extra={"event": "nlu_failed"})
             return _UNSURE
+
+    async def _detached(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """``await work``, run in a task of its own: cancelled (at the deadline), the caller is let go at once and
+        the task is cancelled behind it, to unwind (roll back, give back its connection) when the driver is free.
+        Awaited inline instead, that unwinding would hold the caller until the database's lock timeout."""
+        answer: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+
+        async def run() -> None:
+            try:
+                result = await work
+            except Exception as error:
+                if not answer.done():
+                    answer.set_exception(error)
+                return
+            if not answer.done():
+                answer.set_result(result)
+
+        task = asyncio.create_task(run())
+        self._runners.add(task)
+        task.add_done_callback(self._runners.discard)
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+
+    async def settle(self) -> None:
+        """At shutdown, before the database closes: let store attempts given up at their deadline finish unwinding
+        (each within about one deadline, when the database's own timeout ends it)."""
+        if self._runners:
+            await asyncio.wait(self._runners, timeout=self._rt.settings.store_deadline + 1.0)
 
     async def _stored_turn(
         self,
@@ -240,21 +263,9 @@ class MessagePipeline:
                     inbound, outcome, person=person, epoch=epoch, state=new_state, events=[], replaying=False
                 )
             # A re-delivery: the full path below finds what was stored the first time.
-        async with rt.db.transaction() as session:
-            person = await self._person(session, inbound, now)
-            assessment = early
-            if not history_known:
-                # Read after a restart or a forget: the conversation may say more than the message alone.
-                assessment = _stronger(early, self._assess(inbound.text, await self._history(session, person)))
-            work = _Txn(session, person, now)
-            outcome = await self._store(
-                work,
-                inbound,
-                assessment,
-                understood or _UNSURE,
-                replies_delivered=replies_delivered,
-                take_pending=replies_delivered,
-            )
+        outcome, work = await self._detached(
+            self._full_path(inbound, early, understood, now, history_known=history_known, delivered=replies_delivered)
+        )
         if outcome.duplicate:
             rt.people.put(key, work.person, epoch)
             outcome.lang = work.person.lang
@@ -268,6 +279,34 @@ class MessagePipeline:
             events=work.events,
             replaying=False,
         )
+
+    async def _full_path(
+        self,
+        inbound: InboundMessage,
+        early: Assessment,
+        understood: Understanding | None,
+        now: datetime,
+        *,
+        history_known: bool,
+        delivered: bool,
+    ) -> tuple[Outcome, _Txn]:
+        """The message, its case and the dialogue's effects in one transaction."""
+        async with self._rt.db.transaction() as session:
+            person = await self._person(session, inbound, now)
+            assessment = early
+            if not history_known:
+                # Read after a restart or a forget: the conversation may say more than the message alone.
+                assessment = _stronger(early, self._assess(inbound.text, await self._history(session, person)))
+            work = _Txn(session, person, now)
+            outcome = await self._store(
+                work,
+                inbound,
+                assessment,
+                understood or _UNSURE,
+                replies_delivered=delivered,
+                take_pending=delivered,
+            )
+        return outcome, work
 
     def _committed(
         self,
@@ -650,7 +689,7 @@ class MessagePipeline:
         stored = 0
         for seq, entry in rt.journal.of_person(key):
             try:
-                await self._replay(entry)
+                await self._detached(self._replay(entry))
             except Exception as error:
                 rt.people.forget(key)
                 if is_unavailable(error):
@@ -707,9 +746,3 @@ class MessagePipeline:
 def _stronger(first: Assessment, second: Assessment) -> Assessment:
     """The more serious of two assessments of one message (the first on a tie)."""
     return second if second.level.rank > first.level.rank else first
-
-
-def _retrieve(task: asyncio.Future[Outcome]) -> None:
-    """Read a dropped task's outcome so that its failure is not reported as never retrieved."""
-    if not task.cancelled():
-        task.exception()
