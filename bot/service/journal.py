@@ -242,22 +242,11 @@ class Journal:
                     write.done.set_result(None)
 
     def _append_sync(self, text: str) -> None:
-        path = self._folder / ENTRIES
-        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(descriptor, text.encode("ascii"))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _write_durably(self._folder / ENTRIES, text, os.O_APPEND)
 
     def _append_set_aside_sync(self, seq: int, token: str, reason: str) -> None:
         self._set_aside += 1
-        descriptor = os.open(self._folder / SET_ASIDE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(descriptor, f"{seq} {token} {reason}\n".encode("ascii"))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _write_durably(self._folder / SET_ASIDE, f"{seq} {token} {reason}\n", os.O_APPEND)
         log.error(
             "journal: a message could not be stored and was set aside",
             extra={"event": "journal_set_aside", "seq": seq, "reason": reason},
@@ -278,12 +267,7 @@ class Journal:
 
     def _replace_sync(self, path: Path, text: str) -> None:
         temporary = path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(descriptor, text.encode("ascii"))
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        _write_durably(temporary, text, os.O_TRUNC)
         os.replace(temporary, path)
         directory = os.open(self._folder, os.O_RDONLY)
         try:
@@ -295,3 +279,15 @@ class Journal:
         """Wait for the last writes."""
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+
+
+def _write_durably(path: Path, text: str, mode: int) -> None:
+    """Write ``text`` to ``path`` (owner-only; ``mode`` O_APPEND or O_TRUNC) and fsync it before returning."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
+    try:
+        data = memoryview(text.encode("ascii"))
+        while data:  # a write may take less than all of it
+            data = data[os.write(descriptor, data) :]
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
