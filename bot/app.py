@@ -301,7 +301,6 @@ async def _journal_replay(app: web.Application) -> AsyncIterator[None]:
 async def _close_db(app: web.Application) -> None:
     await app[HEALTH_KEY].close()
     await app[PIPELINE_KEY].settle()
-    await app[PIPELINE_KEY].settle()
     await app[RUNTIME_KEY].nlu.close()
     await app[RUNTIME_KEY].group_commit.close()
     await app[RUNTIME_KEY].journal.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.settings import Settings
 from bot.store.crypto import TextCipher
@@ -136,14 +136,42 @@ def _alembic_config(connection: Connection, cipher: TextCipher | None) -> Config
 
 async def upgrade(engine: AsyncEngine, revision: str = "head", *, cipher: TextCipher | None = None) -> None:
     """Apply migrations up to ``revision`` on ``engine``'s database."""
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(_alembic_config(sync, cipher), revision))
+    await _migrate(engine, lambda sync: command.upgrade(_alembic_config(sync, cipher), revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base", *, cipher: TextCipher | None = None) -> None:
     """Undo migrations down to ``revision``."""
-    async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.downgrade(_alembic_config(sync, cipher), revision))
+    await _migrate(engine, lambda sync: command.downgrade(_alembic_config(sync, cipher), revision))
+
+
+class MigrationError(RuntimeError):
+    """A migration left rows that break a foreign key; nothing was changed."""
+
+
+async def _migrate(engine: AsyncEngine, step: Callable[[Connection], None]) -> None:
+    """Run ``step`` in one transaction. On SQLite a column change rebuilds the table (copy, drop, rename), which
+    foreign-key enforcement forbids while other rows point at it: enforcement is off for the migration, on a
+    connection of its own, and the keys are checked before the commit (SQLite's documented procedure)."""
+    async with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            await _sqlite_foreign_keys(connection, enforced=False)
+        try:
+            async with connection.begin():
+                await connection.run_sync(step)
+                if sqlite and (await connection.exec_driver_sql("PRAGMA foreign_key_check")).first() is not None:
+                    raise MigrationError("the migration would break a foreign key; rolled back")
+        finally:
+            if sqlite:
+                await _sqlite_foreign_keys(connection, enforced=True)
+
+
+async def _sqlite_foreign_keys(connection: AsyncConnection, *, enforced: bool) -> None:
+    # Outside any transaction (the pragma does nothing inside one), so on the driver's connection directly.
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.execute(f"PRAGMA foreign_keys={'ON' if enforced else 'OFF'}")
 
 
 async def ping(engine: AsyncEngine) -> None:

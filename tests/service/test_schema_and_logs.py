@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +19,7 @@ from bot.app import Content
 from bot.channels.embed_token import sign
 from bot.channels.web import person_key
 from bot.ops.json_logs import JsonFormatter
+from bot.store.crypto import TextCipher
 from bot.store.database import create_engine, downgrade, upgrade
 from bot.store.models import Base
 from bot.store.staff import add_staff
@@ -106,3 +109,86 @@ async def test_store_failures_are_logged_without_parameters_or_row_values(
         assert "grade-secret" not in line
         assert person_key(session_id) not in line
         assert "=(dup)" not in line
+
+
+async def test_upgrading_a_database_that_holds_data_keeps_it(database_url: str) -> None:
+    cipher = TextCipher([Fernet.generate_key()])
+    engine = create_engine(database_url)
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0002")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, channel, external_id, role, lang, region, school, grade, consent, "
+                    "subscribed, created_at) VALUES (1, 'web', 'p1', 'student', 'zh', '450102', 's1', '初二', "
+                    "false, false, :at)"
+                ),
+                {"at": at},
+            )
+            await connection.execute(
+                text("INSERT INTO conversations (id, user_id, started_at, last_message_at) VALUES (1, 1, :at, :at)"),
+                {"at": at},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO messages (id, conversation_id, user_id, direction, sender, external_id, text_enc, "
+                    "created_at) VALUES (1, 1, 1, 'in', 'person', 'm1', :token, :at)"
+                ),
+                {"token": cipher.encrypt("我不想活了"), "at": at},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO cases (id, user_id, conversation_id, level, categories, status, tier, region, "
+                    "trigger_message_id, opened_at, claim_deadline, outcome, escalations) VALUES (1, 1, 1, 'red', "
+                    "'suicide', 'resolved', 'school', '450102', 1, :at, :at, '家长接回家', 0)"
+                ),
+                {"at": at},
+            )
+        await upgrade(engine, cipher=cipher)
+        async with engine.connect() as connection:
+            grade = (await connection.execute(text("SELECT grade FROM users"))).scalar_one()
+            token = (await connection.execute(text("SELECT outcome_enc FROM cases"))).scalar_one()
+            messages = (await connection.execute(text("SELECT count(*) FROM messages"))).scalar_one()
+        assert grade == "初二"
+        assert cipher.decrypt(token) == "家长接回家"
+        assert messages == 1
+        await downgrade(engine, "0002", cipher=cipher)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT outcome FROM cases"))).scalar_one() == "家长接回家"
+        await upgrade(engine, cipher=cipher)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_outcomes_without_the_keys_is_refused_and_changes_nothing(database_url: str) -> None:
+    engine = create_engine(database_url)
+    at = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0002")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO users (id, channel, external_id, role, lang, region, consent, subscribed, "
+                    "created_at) VALUES (1, 'web', 'p1', 'student', 'zh', 'CN', false, false, :at)"
+                ),
+                {"at": at},
+            )
+            await connection.execute(
+                text("INSERT INTO conversations (id, user_id, started_at, last_message_at) VALUES (1, 1, :at, :at)"),
+                {"at": at},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO cases (id, user_id, conversation_id, level, categories, status, tier, region, "
+                    "opened_at, claim_deadline, outcome, escalations) VALUES (1, 1, 1, 'red', '', 'resolved', "
+                    "'city', 'CN', :at, :at, 'safe', 0)"
+                ),
+                {"at": at},
+            )
+        with pytest.raises(RuntimeError, match="data keys"):
+            await upgrade(engine)
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT outcome FROM cases"))).scalar_one() == "safe"
+    finally:
+        await engine.dispose()
