@@ -74,6 +74,14 @@ class Outcome:
 
 
 @dataclass(slots=True)
+class _Triage:
+    """A message's triage so far and the conversation it was read with (None: the conversation was not known)."""
+
+    assessment: Assessment
+    history: list[str] | None
+
+
+@dataclass(slots=True)
 class _Txn:
     """One message's transaction: its session, the person (a copy, kept after commit) and events to publish."""
 
@@ -137,16 +145,11 @@ class MessagePipeline:
         # Inline under the deadline. Waits that end at once when cancelled (the person's turn, a group commit) are
         # awaited directly; database transactions run detached (``_detached``), so the deadline never waits on
         # their unwinding. Each hand-over to a task costs a turn of a busy loop, so the common path has none.
+        triage = _Triage(assessment, history)
         deadline = asyncio.timeout_at(started + rt.settings.store_deadline)
         try:
             async with deadline:
-                outcome = await self._stored_turn(
-                    inbound,
-                    assessment,
-                    understood,
-                    history_known=history is not None,
-                    replies_delivered=replies_delivered,
-                )
+                outcome = await self._stored_turn(inbound, triage, understood, replies_delivered=replies_delivered)
             rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
             return outcome
         except TimeoutError:
@@ -162,7 +165,7 @@ class MessagePipeline:
         rt.people.forget(key)
         outcome = await self._unstored(
             inbound,
-            assessment,
+            triage.assessment,
             understood,
             person=person,
             received=received,
@@ -220,22 +223,28 @@ class MessagePipeline:
             await asyncio.wait(self._runners, timeout=self._rt.settings.store_deadline + 1.0)
 
     async def _stored_turn(
-        self,
-        inbound: InboundMessage,
-        early: Assessment,
-        understood: Understanding | None,
-        *,
-        history_known: bool,
-        replies_delivered: bool,
+        self, inbound: InboundMessage, triage: _Triage, understood: Understanding | None, *, replies_delivered: bool
     ) -> Outcome:
         """The person's turn, under their lock: what the journal holds for them first (their messages stay in
-        order), then this message."""
+        order), then this message, triaged again if their conversation moved on while it waited for the lock."""
+        rt = self._rt
         key = (inbound.channel, inbound.user_external_id)
-        async with self._rt.people.turn(key):
-            if self._rt.journal.has(key):
+        async with rt.people.turn(key):
+            if rt.journal.has(key):
                 await self._replay_person(key)
+            person = rt.people.get(key)
+            history = rt.people.history(person.conversation_id) if person is not None else None
+            if history is not None and history != triage.history:
+                # Two messages of one person at once (two tabs, a channel delivering in parallel): the second is
+                # read with the first, as it would have been one after the other.
+                triage.assessment = _stronger(triage.assessment, self._assess(inbound.text, history))
+                triage.history = history
             return await self._process(
-                inbound, early, understood, history_known=history_known, replies_delivered=replies_delivered
+                inbound,
+                triage.assessment,
+                understood,
+                history_known=triage.history is not None,
+                replies_delivered=replies_delivered,
             )
 
     async def _process(

@@ -268,3 +268,25 @@ def test_an_entry_under_a_dropped_key_or_a_torn_record_is_not_replayed(tmp_path:
     assert (folder / ENTRIES).read_text() == ""
     assert "InvalidToken" in (folder / SET_ASIDE).read_text()
     assert folder.stat().st_mode & 0o777 == 0o700
+
+
+async def test_a_message_waiting_behind_the_same_persons_earlier_one_is_read_with_it(service: Service) -> None:
+    session_id = new_session()
+    async with locked(service_url(service)):
+        # The first message waits on the database (holding the person's turn); the second arrives meanwhile.
+        first = asyncio.ensure_future(service.say(session_id, "我真的不想活了", message_id="first"))
+        await asyncio.sleep(0.2)
+        second = asyncio.ensure_future(service.say(session_id, "今晚就吃", message_id="second"))
+        await asyncio.sleep(0.2)
+    orange, red = await first, await second
+    assert "12356" in orange["replies"][0]["text"]
+    # Alone "今晚就吃" is nothing; after "I really don't want to live" it is a time set.
+    assert "110" in red["replies"][0]["text"]
+    async with service.runtime.db.reading() as session:
+        case = await session.scalar(select(Case))
+    assert case is not None
+    assert case.level == "red"
+
+
+def service_url(service: Service) -> str:
+    return str(service.runtime.db.engine.url.render_as_string(hide_password=False))
