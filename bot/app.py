@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.article_pages import ArticlePages
 from bot.channels.web import MAX_BODY, WebChat
@@ -183,7 +182,7 @@ async def create_app(
     app[HEALTH_KEY] = HealthProbe(runtime.db)
     # Shutdown, in order (aiohttp has stopped accepting by now): say goodbye on open sockets and streams so their
     # handlers end, then in-flight messages drain (the runner's shutdown timeout), then the cleanups below.
-    app.on_shutdown.append(lambda _app: web_chat.close_sockets())
+    app.on_shutdown.append(lambda _app: web_chat.close_sockets(settings.store_deadline + 0.5))
     app.on_shutdown.append(lambda _app: counselor_api.close_streams())
     app.cleanup_ctx.append(_journal_replay)
     app.cleanup_ctx.append(_watchdog)
@@ -241,19 +240,20 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with runtime.db.reading() as session:
             runtime.metrics.set_case_counts(await case_store.counts(session))
-    except SQLAlchemyError:
+    except Exception:  # the metrics page must render while the database is down
         runtime.metrics.errors.labels("metrics").inc()
     return web.Response(body=runtime.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
 async def watchdog_once(app: web.Application) -> None:
-    """One round: store what the journal holds, climb overdue cases."""
-    try:
-        await app[PIPELINE_KEY].replay_journal()
-        await app[CASEWORK_KEY].sweep()
-    except SQLAlchemyError:
-        app[RUNTIME_KEY].metrics.errors.labels("watchdog").inc()
-        log.exception("watchdog round failed", extra={"event": "watchdog_failed"})
+    """One round: climb overdue cases first (escalation must not wait behind a long replay), then store what the
+    journal holds. A failure of either is logged and counted; the next round tries again."""
+    for name, work in (("sweep", app[CASEWORK_KEY].sweep), ("replay", app[PIPELINE_KEY].replay_journal)):
+        try:
+            await work()
+        except Exception:
+            app[RUNTIME_KEY].metrics.errors.labels("watchdog").inc()
+            log.exception("watchdog round failed", extra={"event": "watchdog_failed", "part": name})
 
 
 async def _watchdog(app: web.Application) -> AsyncIterator[None]:

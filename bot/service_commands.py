@@ -32,8 +32,10 @@ from bot.store.staff import add_staff, list_staff, reset_token, set_active
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-# In-flight messages get this long to finish after SIGTERM; with the cleanups the process is gone within 10 s.
-SHUTDOWN_SECONDS = 5.0
+# After SIGTERM: open sockets' messages get up to the store deadline (+0.5 s) to be answered, then HTTP requests
+# in flight get this long, then detached store work the deadline (+0.5 s) and queued group commits 1 s: within
+# the 9.5 s after which the process ends itself regardless.
+SHUTDOWN_SECONDS = 3.0
 EXIT_SECONDS = 9.5
 # An idle keep-alive connection is closed after this (aiohttp's default holds it 75 s).
 KEEPALIVE_SECONDS = 15.0
@@ -113,9 +115,11 @@ async def _serve(settings: Settings) -> int:
     sys.setswitchinterval(0.001)
     _cipher(settings)  # a bad key is named before anything else starts
     print(f"xinqiao: database {describe_database(settings)}", file=sys.stderr)
+    from bot.service.journal import JournalBusy
+
     try:
         app = await create_app(settings)
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, JournalBusy) as exc:
         raise CommandError(str(exc)) from None
     except (SQLAlchemyError, OSError) as exc:
         raise _unreachable(settings, exc) from None
@@ -163,7 +167,7 @@ async def _upgrade(settings: Settings) -> int:
 
 async def _rotate(settings: Settings) -> int:
     from bot.app import JOURNAL_FOLDER
-    from bot.service.journal import Journal
+    from bot.service.journal import Journal, JournalBusy
 
     cipher = _cipher(settings)
     lock = InstanceLock(database_url(settings))
@@ -177,13 +181,24 @@ async def _rotate(settings: Settings) -> int:
             counts = await rotate_all(db, cipher)
         finally:
             await db.close()
-        journal = Journal(settings.data_dir / JOURNAL_FOLDER, cipher)
-        journal_count = journal.rotate() if (settings.data_dir / JOURNAL_FOLDER).exists() else 0
+        journal_count, unreadable = 0, 0
+        if (settings.data_dir / JOURNAL_FOLDER).exists():
+            journal = Journal(settings.data_dir / JOURNAL_FOLDER, cipher)
+            try:
+                journal.lock()
+            except JournalBusy as exc:
+                raise CommandError(f"{exc}; rotate keys while the service is stopped") from None
+            try:
+                journal_count, unreadable = journal.rotate()
+            finally:
+                await journal.close()
     finally:
         await lock.release()
     total = sum(counts.values()) + journal_count
     detail = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
     print(f"xinqiao: re-encrypted {total} values under the first data key ({detail}, journal {journal_count})")
+    if unreadable:
+        print(f"xinqiao: {unreadable} journal entries open with none of the keys and were left as they are")
     print("xinqiao: the older keys can now be removed from XINQIAO_DATA_KEYS")
     return 0
 

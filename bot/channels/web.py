@@ -3,9 +3,11 @@ and a hotline page. Translates requests to ``InboundMessage`` and replies back; 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
+import logging
 import re
 import time
 import uuid
@@ -26,6 +28,7 @@ from bot.service.pipeline import MessagePipeline, Outcome
 from bot.service.runtime import Runtime
 from bot.settings import LANGUAGES, is_region_code
 
+log = logging.getLogger(__name__)
 CHANNEL = "web"
 STATIC = Path(__file__).resolve().parent / "web_static"
 MAX_TEXT = 4096
@@ -151,6 +154,7 @@ class WebChat:
         self._monotonic = monotonic
         self._limit = SlidingWindowLimit(runtime.settings.web_messages_per_minute, 60.0)
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
+        self._in_flight = 0  # messages received over sockets and not yet answered
         runtime.deliveries.register(CHANNEL, self.push)
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -243,9 +247,15 @@ class WebChat:
             await self._welcome(ws, key, chat.profile)
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
-                    await self._ws_message(ws, chat.session_id, frame.data, chat.profile)
+                    self._in_flight += 1
+                    try:
+                        await self._ws_message(ws, chat.session_id, frame.data, chat.profile)
+                    finally:
+                        self._in_flight -= 1
         except TimeoutError:
             await ws.close(code=1008, message=b"no hello")
+        except (ConnectionError, RuntimeError):
+            pass  # the page went away mid-send; it resends what got no reply when it reconnects
         finally:
             if key is not None:
                 self._sockets.get(key, set()).discard(ws)
@@ -254,9 +264,15 @@ class WebChat:
         return ws
 
     async def _welcome(self, ws: web.WebSocketResponse, key: str, profile: Profile) -> None:
-        """Greet a new person; give a returning one what arrived while they were away."""
+        """Greet a new person; give a returning one what arrived while they were away. Without the store (down or
+        slow) the socket still serves: messages go through the pipeline, which answers them anyway."""
         rt = self._rt
-        waiting = await self._pipeline.waiting_for(CHANNEL, key)
+        try:
+            async with asyncio.timeout(rt.settings.store_deadline):
+                waiting = await self._pipeline.waiting_for(CHANNEL, key)
+        except Exception:
+            log.warning("could not read what waits for a returning page", extra={"event": "welcome_failed"})
+            return
         if waiting is None:
             greeting = rt.dialogue.render("utter_greet", profile.lang or rt.settings.default_lang)
             await ws.send_json({"type": "reply", **_reply_json(greeting)})
@@ -264,9 +280,13 @@ class WebChat:
         # Sent outside any transaction (a slow page must not hold the store), then recorded as delivered.
         for message in waiting:
             await ws.send_json({"type": "reply", **_reply_json(message.message)})
-        await self._pipeline.delivered(waiting)
+        try:
+            await self._pipeline.delivered(waiting)
+        except Exception:  # not recorded: they are sent again next time, which is the safe side
+            log.warning("could not record delivered messages", extra={"event": "delivered_failed"})
 
     async def _ws_message(self, ws: web.WebSocketResponse, session_id: str, raw: str, profile: Profile) -> None:
+        data: Any = None
         try:
             try:
                 data = parse_json(raw)
@@ -278,9 +298,11 @@ class WebChat:
             fields = {k: v for k, v in data.items() if k != "type"} | {"session_id": session_id}
             chat = self._request(fields, need_text=True)
         except RequestError as exc:
-            await ws.send_json({"type": "error", **exc.body()})
+            # The page drops a refused message from those it would resend.
+            reply_to = data.get("message_id") if isinstance(data, dict) else None
+            await ws.send_json({"type": "error", **exc.body(), "reply_to": reply_to})
             if exc.status == 429:
-                await ws.send_json({"type": "reply", **self._slow_down(profile.lang)})
+                await ws.send_json({"type": "reply", **self._slow_down(profile.lang), "reply_to": reply_to})
             return
         merged = Profile(
             lang=chat.profile.lang,
@@ -293,11 +315,18 @@ class WebChat:
             InboundMessage(CHANNEL, person_key(session_id), chat.message_id or uuid.uuid4().hex, chat.text, merged),
             replies_delivered=True,
         )
+        # Each reply names the message it answers: the page resends a message that got none (same id: stored
+        # once, answered with the same replies) after a reconnect, so a reply lost with a socket is not lost.
         for message in _in_order(outcome):
-            await ws.send_json({"type": "reply", **_reply_json(message.message), "lang": outcome.lang})
+            frame = {"type": "reply", **_reply_json(message.message), "lang": outcome.lang, "reply_to": chat.message_id}
+            await ws.send_json(frame)
 
-    async def close_sockets(self) -> None:
-        """At shutdown: tell every open page the service is restarting (it reconnects by itself) and close."""
+    async def close_sockets(self, drain_seconds: float = 3.0) -> None:
+        """At shutdown: let messages in flight on sockets get their replies (for at most ``drain_seconds``), then
+        tell every open page the service is restarting (it reconnects by itself) and close."""
+        deadline = asyncio.get_running_loop().time() + drain_seconds
+        while self._in_flight and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
         sockets = [ws for group in self._sockets.values() for ws in group if not ws.closed]
         for ws in sockets:
             try:

@@ -202,7 +202,9 @@ class Casework:
                 raise CaseworkError(404, f"person {user_id} not found")
             await audit(session, staff.id, "person.erase", rt.clock(), detail=f"user {user_id}")
         rt.people.forget(former)
-        return {"erased": user_id}
+        # What waits in the journal would bring their words back on replay: it goes too.
+        from_journal = await rt.journal.forget_person(former)
+        return {"erased": user_id, "journal_entries": from_journal}
 
     async def sweep(self) -> int:
         """Every unclaimed case past its deadline climbs one tier (school → district → city), with a new deadline;

@@ -10,11 +10,12 @@ as stored."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from bot.store.crypto import InvalidToken, TextCipher
 log = logging.getLogger(__name__)
 ENTRIES = "entries.log"
 SET_ASIDE = "set-aside.log"
+LOCK = "lock"
 # Rewrite the file without the stored entries once this many records are dead weight.
 COMPACT_AFTER = 1000
 
@@ -80,14 +82,26 @@ class JournalEntry:
         return cls(inbound, received_at, replies, bool(data["delivered"]), bool(data["wants_counselor"]))
 
 
+class JournalBusy(RuntimeError):
+    """Another process is using this journal folder (two services sharing one data folder)."""
+
+
 @dataclass(slots=True)
-class _Write:
-    text: str
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+class _Op:
+    """One file operation for the writer task: ``entries`` appends a record, ``set_aside`` appends an entry to the
+    set-aside file, ``compact`` rewrites the entries file with only what is pending, ``forget`` rewrites the
+    set-aside file without one person's entries."""
+
+    kind: str
+    text: str = ""
+    person: tuple[str, str] | None = None
+    done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Journal:
-    """Pending entries in memory, in arrival order, mirrored by the file under ``folder``."""
+    """Pending entries in memory, in arrival order, mirrored by the file under ``folder``. Every write goes through
+    one writer task, in order: an append never races a compaction, and a caller that gives up (a deadline)
+    never interrupts a write half done."""
 
     def __init__(self, folder: Path, cipher: TextCipher) -> None:
         self._folder = folder
@@ -96,9 +110,9 @@ class Journal:
         self._next = 1
         self._dead = 0  # records in the file for entries no longer pending
         self._set_aside = 0
-        self._writes: list[_Write] = []
+        self._ops: list[_Op] = []
         self._writer: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()
+        self._lock_file: int | None = None
 
     @property
     def depth(self) -> int:
@@ -109,10 +123,6 @@ class Journal:
     def set_aside(self) -> int:
         """Entries set aside since start (they could not be stored)."""
         return self._set_aside
-
-    def entries(self) -> Iterator[tuple[int, JournalEntry]]:
-        """Pending entries, oldest first (a snapshot: safe to mark entries while iterating)."""
-        return iter(list(self._pending.items()))
 
     def people(self) -> list[tuple[str, str]]:
         """The people with pending entries, in the order their oldest entry arrived."""
@@ -126,10 +136,24 @@ class Journal:
         """True when this person has a pending entry (their new messages must wait behind it)."""
         return bool(self._pending) and any(entry.person == person for entry in self._pending.values())
 
-    def open(self) -> None:
-        """Create the folder (owner only) and read what a previous run left; undecryptable entries are set aside."""
+    def lock(self) -> None:
+        """Take the folder for this process (``JournalBusy`` if another has it); held until ``close``."""
         self._folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self._folder, 0o700)
+        descriptor = os.open(self._folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise JournalBusy(
+                f"another xinqiao process uses the journal in {self._folder} (XINQIAO_DATA_DIR); "
+                "give each service its own data folder"
+            ) from None
+        self._lock_file = descriptor
+
+    def open(self) -> None:
+        """Take the folder and read what a previous run left; undecryptable entries are set aside."""
+        self.lock()
         path = self._folder / ENTRIES
         if not path.exists():
             return
@@ -157,9 +181,8 @@ class Journal:
             try:
                 self._pending[seq] = JournalEntry.from_json(self._cipher.decrypt(token.encode("ascii")))
             except (InvalidToken, ValueError, KeyError, TypeError) as exc:
-                self._append_set_aside_sync(seq, token, type(exc).__name__)
-        self._dead = len(raw) + len(gone) - len(self._pending)
-        self._rewrite_sync()
+                self._set_aside_sync(f"{seq} {token} {type(exc).__name__}\n")
+        _replace_durably(path, self._pending_text())
         if self._pending:
             log.warning(
                 "journal: messages from an earlier run wait to be stored",
@@ -171,11 +194,11 @@ class Journal:
         token = self._cipher.encrypt(entry.to_json()).decode("ascii")
         seq = self._next
         self._next += 1
-        # Pending before it is written, so that a compaction running meanwhile keeps it in the file.
+        # Pending before it is written, so that a compaction queued meanwhile keeps it in the file.
         self._pending[seq] = entry
         try:
-            await self._write(f"+{seq} {token}\n")
-        except OSError:
+            await self._submit(_Op("entries", f"+{seq} {token}\n"))
+        except Exception:
             self._pending.pop(seq, None)
             raise
         return seq
@@ -185,7 +208,7 @@ class Journal:
         if self._pending.pop(seq, None) is None:
             return
         self._dead += 1
-        await self._write(f"-{seq}\n")
+        await self._submit(_Op("entries", f"-{seq}\n"))
         await self._maybe_compact()
 
     async def put_aside(self, seq: int, reason: str) -> None:
@@ -194,15 +217,26 @@ class Journal:
         if entry is None:
             return
         token = self._cipher.encrypt(entry.to_json()).decode("ascii")
-        await asyncio.to_thread(self._append_set_aside_sync, seq, token, reason)
+        await self._submit(_Op("set_aside", f"{seq} {token} {reason}\n"))
         self._dead += 1
-        await self._write(f"!{seq} {reason}\n")
+        await self._submit(_Op("entries", f"!{seq} {reason}\n"))
         await self._maybe_compact()
 
-    def rotate(self) -> int:
-        """Re-encrypt pending and set-aside entries under the cipher's first key (``xinqiao db rotate-keys``);
-        returns how many. Call with no service running."""
-        count = 0
+    async def forget_person(self, person: tuple[str, str]) -> int:
+        """Erase a person's entries, pending and set aside (their data is being erased); returns how many."""
+        pending = [seq for seq, entry in self._pending.items() if entry.person == person]
+        for seq in pending:
+            self._pending.pop(seq)
+            self._dead += 1
+            await self._submit(_Op("entries", f"-{seq}\n"))
+        dropped = await self._submit(_Op("forget", person=person))
+        await self._submit(_Op("compact"))
+        return len(pending) + dropped
+
+    def rotate(self) -> tuple[int, int]:
+        """Re-encrypt pending and set-aside entries under the cipher's first key (``xinqiao db rotate-keys``, with
+        no service running); returns (rotated, unreadable): an entry no key opens is left as it is."""
+        rotated = unreadable = 0
         for name in (ENTRIES, SET_ASIDE):
             path = self._folder / name
             if not path.exists():
@@ -212,73 +246,115 @@ class Journal:
                 # "+SEQ TOKEN" in the entries, "SEQ TOKEN REASON" in the set-aside file: the token is second.
                 parts = line.split(" ")
                 if len(parts) >= 2 and (name == SET_ASIDE or line.startswith("+")):
-                    parts[1] = self._cipher.rotate(parts[1].encode("ascii")).decode("ascii")
-                    count += 1
+                    try:
+                        parts[1] = self._cipher.rotate(parts[1].encode("ascii")).decode("ascii")
+                        rotated += 1
+                    except InvalidToken:
+                        unreadable += 1
                 out.append(" ".join(parts))
-            self._replace_sync(path, "".join(f"{line}\n" for line in out))
-        return count
-
-    async def _write(self, text: str) -> None:
-        write = _Write(text)
-        self._writes.append(write)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._flush(), name="journal-writer")
-        await write.done
-
-    async def _flush(self) -> None:
-        # Records that arrive while one fsync runs share the next one (group commit, as for the database).
-        while self._writes:
-            batch, self._writes = self._writes, []
-            try:
-                async with self._lock:
-                    await asyncio.to_thread(self._append_sync, "".join(w.text for w in batch))
-            except OSError as exc:
-                for write in batch:
-                    if not write.done.done():
-                        write.done.set_exception(exc)
-                continue
-            for write in batch:
-                if not write.done.done():
-                    write.done.set_result(None)
-
-    def _append_sync(self, text: str) -> None:
-        _write_durably(self._folder / ENTRIES, text, os.O_APPEND)
-
-    def _append_set_aside_sync(self, seq: int, token: str, reason: str) -> None:
-        self._set_aside += 1
-        _write_durably(self._folder / SET_ASIDE, f"{seq} {token} {reason}\n", os.O_APPEND)
-        log.error(
-            "journal: a message could not be stored and was set aside",
-            extra={"event": "journal_set_aside", "seq": seq, "reason": reason},
-        )
+            _replace_durably(path, "".join(f"{line}\n" for line in out))
+        return rotated, unreadable
 
     async def _maybe_compact(self) -> None:
-        if self._dead < COMPACT_AFTER and (self._pending or not self._dead):
-            return
-        async with self._lock:
-            await asyncio.to_thread(self._rewrite_sync)
+        if self._dead >= COMPACT_AFTER or (not self._pending and self._dead):
+            await self._submit(_Op("compact"))
 
-    def _rewrite_sync(self) -> None:
-        """The file with only the pending entries (empty when none), replaced atomically."""
-        path = self._folder / ENTRIES
-        lines = [f"+{seq} {self._cipher.encrypt(e.to_json()).decode('ascii')}\n" for seq, e in self._pending.items()]
-        self._replace_sync(path, "".join(lines))
-        self._dead = 0
+    async def _submit(self, op: _Op) -> int:
+        # Read the outcome even when nobody waits any more, so that a failure is not reported as unretrieved.
+        op.done.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._ops.append(op)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run_writer(), name="journal-writer")
+        # The writer finishes the operation even if this caller gives up waiting (a deadline).
+        return await asyncio.shield(op.done)
 
-    def _replace_sync(self, path: Path, text: str) -> None:
-        temporary = path.with_suffix(".tmp")
-        _write_durably(temporary, text, os.O_TRUNC)
-        os.replace(temporary, path)
-        directory = os.open(self._folder, os.O_RDONLY)
+    async def _run_writer(self) -> None:
+        while self._ops:
+            # Appends that arrive while one fsync runs share the next one (group commit, as for the database).
+            batch: list[_Op] = []
+            while self._ops and self._ops[0].kind == "entries":
+                batch.append(self._ops.pop(0))
+            if batch:
+                await self._perform(batch, _append, self._folder / ENTRIES, "".join(op.text for op in batch))
+                continue
+            op = self._ops.pop(0)
+            if op.kind == "set_aside":
+                await self._perform([op], self._set_aside_sync, op.text)
+            elif op.kind == "compact":
+                # Built here, on the loop, from what is pending now; appends queued after it go to the new file.
+                await self._perform([op], _replace_durably, self._folder / ENTRIES, self._pending_text())
+                self._dead = 0
+            elif op.person is not None:
+                await self._perform([op], self._forget_sync, op.person)
+
+    async def _perform(self, ops: list[_Op], work: Callable[..., int | None], *args: Any) -> None:
         try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+            result = await asyncio.to_thread(work, *args)
+        except Exception as exc:  # every waiter hears of it, whatever it is
+            for op in ops:
+                if not op.done.done():
+                    op.done.set_exception(exc)
+            return
+        for op in ops:
+            if not op.done.done():
+                op.done.set_result(result or 0)
+
+    def _pending_text(self) -> str:
+        return "".join(
+            f"+{seq} {self._cipher.encrypt(e.to_json()).decode('ascii')}\n" for seq, e in self._pending.items()
+        )
+
+    def _set_aside_sync(self, line: str) -> None:
+        _append(self._folder / SET_ASIDE, line)
+        self._set_aside += 1
+        seq, _, rest = line.partition(" ")
+        log.error(
+            "journal: a message could not be stored and was set aside",
+            extra={"event": "journal_set_aside", "seq": seq, "reason": rest.rsplit(" ", 1)[-1].strip()},
+        )
+
+    def _forget_sync(self, person: tuple[str, str]) -> int:
+        path = self._folder / SET_ASIDE
+        if not path.exists():
+            return 0
+        kept, dropped = [], 0
+        for line in path.read_text("ascii").splitlines():
+            parts = line.split(" ")
+            try:
+                entry = JournalEntry.from_json(self._cipher.decrypt(parts[1].encode("ascii")))
+            except (IndexError, InvalidToken, ValueError, KeyError, TypeError):
+                kept.append(line)  # unreadable: nobody can tell whose it is, nor read it
+                continue
+            if entry.person == person:
+                dropped += 1
+            else:
+                kept.append(line)
+        _replace_durably(path, "".join(f"{line}\n" for line in kept))
+        return dropped
 
     async def close(self) -> None:
-        """Wait for the last writes."""
+        """Wait for the last writes and give the folder back."""
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+
+def _append(path: Path, text: str) -> None:
+    _write_durably(path, text, os.O_APPEND)
+
+
+def _replace_durably(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically: a temporary file, fsync'd, renamed, the folder fsync'd."""
+    temporary = path.with_suffix(".tmp")
+    _write_durably(temporary, text, os.O_TRUNC)
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _write_durably(path: Path, text: str, mode: int) -> None:

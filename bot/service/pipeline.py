@@ -45,6 +45,8 @@ from bot.store.people import PROFILE_FIELDS, Person
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
+# How long the reply waits for the journal's fsync when the store failed (a healthy disk takes milliseconds).
+JOURNAL_WAIT = 1.0
 # Kept in memory only if the journal's disk itself refuses (the last resort; counted and shown on /healthz).
 MEMORY_LIMIT = 10_000
 _NOTHING = Assessment(Level.NONE)
@@ -115,6 +117,11 @@ class MessagePipeline:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
         self._memory: deque[JournalEntry] = deque(maxlen=MEMORY_LIMIT)
+        # Built once at start from the content: what goes out if composing any other answer fails.
+        self._last_resort = {
+            lang: OutboundMessage(self._render("utter_last_resort", lang, "CN").text, sender="system")
+            for lang in ("zh", "en")
+        }
         # Store attempts still running (one per message in flight, and those given up at the deadline).
         self._runners: set[asyncio.Task[None]] = set()
         # Tests use this to simulate a failure after the commit and before the reply reaches the person.
@@ -220,7 +227,7 @@ class MessagePipeline:
         """At shutdown, before the database closes: let store attempts given up at their deadline finish unwinding
         (each within about one deadline, when the database's own timeout ends it)."""
         if self._runners:
-            await asyncio.wait(self._runners, timeout=self._rt.settings.store_deadline + 1.0)
+            await asyncio.wait(self._runners, timeout=self._rt.settings.store_deadline + 0.5)
 
     async def _stored_turn(
         self, inbound: InboundMessage, triage: _Triage, understood: Understanding | None, *, replies_delivered: bool
@@ -272,21 +279,10 @@ class MessagePipeline:
                     inbound, outcome, person=person, epoch=epoch, state=new_state, events=[], replaying=False
                 )
             # A re-delivery: the full path below finds what was stored the first time.
-        outcome, work = await self._detached(
-            self._full_path(inbound, early, understood, now, history_known=history_known, delivered=replies_delivered)
-        )
-        if outcome.duplicate:
-            rt.people.put(key, work.person, epoch)
-            outcome.lang = work.person.lang
-            return outcome
-        return self._committed(
-            inbound,
-            outcome,
-            person=work.person,
-            epoch=epoch,
-            state=work.dialogue_state,
-            events=work.events,
-            replaying=False,
+        return await self._detached(
+            self._full_path(
+                inbound, early, understood, now, epoch=epoch, history_known=history_known, delivered=replies_delivered
+            )
         )
 
     async def _full_path(
@@ -296,11 +292,14 @@ class MessagePipeline:
         understood: Understanding | None,
         now: datetime,
         *,
+        epoch: int,
         history_known: bool,
         delivered: bool,
-    ) -> tuple[Outcome, _Txn]:
-        """The message, its case and the dialogue's effects in one transaction."""
-        async with self._rt.db.transaction() as session:
+    ) -> Outcome:
+        """The message, its case and the dialogue's effects in one transaction, then what follows a commit (the
+        consoles told of a new case): here, so that it happens even when the caller gave up at the deadline."""
+        rt = self._rt
+        async with rt.db.transaction() as session:
             person = await self._person(session, inbound, now)
             assessment = early
             if not history_known:
@@ -315,7 +314,19 @@ class MessagePipeline:
                 replies_delivered=delivered,
                 take_pending=delivered,
             )
-        return outcome, work
+        if outcome.duplicate:
+            rt.people.put((inbound.channel, inbound.user_external_id), work.person, epoch)
+            outcome.lang = work.person.lang
+            return outcome
+        return self._committed(
+            inbound,
+            outcome,
+            person=work.person,
+            epoch=epoch,
+            state=work.dialogue_state,
+            events=work.events,
+            replaying=False,
+        )
 
     def _committed(
         self,
@@ -642,32 +653,55 @@ class MessagePipeline:
         rt.metrics.triage.labels(assessment.level.value).inc()
         lang = person.lang if person is not None else inbound.profile.lang or rt.settings.default_lang
         region = person.region if person is not None else inbound.profile.region or rt.settings.default_region
-        safety = self._safety_reply(assessment, lang, region)
-        wants_counselor = False
-        replies: list[OutboundMessage]
-        if safety is not None:
-            replies = [safety]
-            if assessment.level in {Level.RED, Level.ORANGE}:
-                rt.metrics.safety_replies.labels(assessment.level.value).inc()
-        elif person is not None and person.handoff_case_id is not None:
-            replies = []  # a counselor holds the conversation: the message is relayed once it is stored
-        else:
-            state = (rt.people.state(person.conversation_id) if person is not None else None) or DialogueState()
-            who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student")
-            turn = rt.dialogue.respond(inbound.text, understood or _UNSURE, state, who, self._listing(lang, region))
-            wants_counselor = any(isinstance(effect, RequestCounselor) for effect in turn.effects)
-            saves = [effect for effect in turn.effects if not isinstance(effect, RequestCounselor)]
-            # A turn that changes stored settings cannot be kept now: the person is told to try again, not misled.
-            replies = [self._render("utter_try_again_later", lang, region)] if saves else turn.replies
+        try:
+            replies, wants_counselor = self._answer_unstored(
+                inbound, assessment, understood, person, lang=lang, region=region
+            )
+        except Exception:
+            rt.metrics.errors.labels("reply").inc()
+            log.exception("composing the reply failed; the last-resort reply went out", extra={"event": "reply_failed"})
+            replies, wants_counselor = [self._last_resort[lang if lang in self._last_resort else "zh"]], False
         entry = JournalEntry(inbound, received, tuple(replies), replies_delivered, wants_counselor)
         try:
-            await rt.journal.append(entry)
-        except OSError:
+            # Bounded: a stalled disk must not hold the reply. The entry is pending in memory from the start and
+            # the writer finishes it; it is replayed from memory even if the disk never takes it.
+            await asyncio.wait_for(rt.journal.append(entry), JOURNAL_WAIT)
+        except TimeoutError:
+            rt.metrics.errors.labels("journal").inc()
+            log.error("journal write is slow; the reply went out first", extra={"event": "journal_slow"})
+        except Exception:
             self._memory.append(entry)
             rt.metrics.errors.labels("journal").inc()
             log.exception("journal write failed; message kept in memory only", extra={"event": "journal_failed"})
         rt.metrics.journal_depth.set(self.unsaved)
         return Outcome([StoredOutbound(0, reply) for reply in replies], assessment, stored=False, lang=lang)
+
+    def _answer_unstored(
+        self,
+        inbound: InboundMessage,
+        assessment: Assessment,
+        understood: Understanding | None,
+        person: Person | None,
+        *,
+        lang: str,
+        region: str,
+    ) -> tuple[list[OutboundMessage], bool]:
+        """The replies without the store, and whether the person asked for a counselor."""
+        rt = self._rt
+        safety = self._safety_reply(assessment, lang, region)
+        if safety is not None:
+            if assessment.level in {Level.RED, Level.ORANGE}:
+                rt.metrics.safety_replies.labels(assessment.level.value).inc()
+            return [safety], False
+        if person is not None and person.handoff_case_id is not None:
+            return [], False  # a counselor holds the conversation: the message is relayed once it is stored
+        state = (rt.people.state(person.conversation_id) if person is not None else None) or DialogueState()
+        who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student")
+        turn = rt.dialogue.respond(inbound.text, understood or _UNSURE, state, who, self._listing(lang, region))
+        wants_counselor = any(isinstance(effect, RequestCounselor) for effect in turn.effects)
+        saves = [effect for effect in turn.effects if not isinstance(effect, RequestCounselor)]
+        # A turn that changes stored settings cannot be kept now: the person is told to try again, not misled.
+        return ([self._render("utter_try_again_later", lang, region)] if saves else turn.replies), wants_counselor
 
     async def replay_journal(self) -> int:
         """Store what the journal holds, person by person in arrival order; returns how many were stored. Stops at

@@ -117,7 +117,7 @@ async def create_person(
             ), True
     person = await load_person(session, channel, external_id)
     if person is None:
-        raise RuntimeError(f"user {channel}/{external_id[:8]}… vanished while being created")
+        raise RuntimeError(f"a {channel} user vanished while being created")
     return person, False
 
 

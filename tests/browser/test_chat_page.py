@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from playwright.async_api import Browser, Page, expect
+import asyncio
 
+import pytest
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
+from sqlalchemy import func, select
+
+from bot.store.models import User
 from tests.service.conftest import Service
 
 RED = "我不想活了，药都准备好了，今晚就吃"
@@ -113,6 +117,11 @@ async def test_ending_the_chat_forgets_it_on_this_device(service: Service, brows
     await expect(page.locator(".msg.bot").first).to_be_visible()
     assert "只给上一位同学的话" not in await page.locator("#log").inner_text()
     assert "不想活" not in await page.locator("#log").inner_text()
+    await send(page, "你好")
+    await expect(page.locator(".msg.bot").last).to_be_visible()
+    async with service.runtime.db.reading() as session:
+        people = await session.scalar(select(func.count()).select_from(User).where(User.channel == "web"))
+    assert people == 2  # the next message came from a new person, not from the ended conversation
 
 
 async def test_the_page_keeps_sending_its_language_after_the_switch(service: Service, browser: Browser) -> None:
@@ -123,3 +132,33 @@ async def test_the_page_keeps_sending_its_language_after_the_switch(service: Ser
     await expect(page.locator(".msg.bot").last).to_contain_text("call 110 (police)")
     await expect(page.locator("#privacy-note")).to_contain_text("End chat")
     await expect(page.get_by_role("button", name="End chat")).to_be_visible()
+
+
+async def test_a_reply_lost_with_the_socket_comes_after_the_page_reconnects(service: Service, browser: Browser) -> None:
+    page = await browser.new_page(viewport={"width": 360, "height": 740})
+    dropped: list[str] = []
+    closing: list[asyncio.Future[None]] = []
+
+    def route(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if not dropped and isinstance(message, str) and "12356" in message:
+                # The socket dies after the server answered and before the page heard it (a restart, a tunnel).
+                dropped.append(message)
+                closing.append(asyncio.ensure_future(page_side.close()))
+                return
+            page_side.send(message)
+
+        server_side.on_message(from_server)
+
+    await page.route_web_socket("**/api/v1/web/ws", route)
+    await page.goto(str(service.client.make_url("/")))
+    await expect(page.locator("#status")).to_have_attribute("data-state", "online")
+    await send(page, RED)
+    await expect(page.locator(".msg.bot").last).to_contain_text("12356", timeout=10_000)
+    assert dropped
+    await asyncio.gather(*closing)
+    admin = await service.staff("boss", "admin")
+    cases = (await service.api("GET", "/api/v1/cases", admin))[1]
+    assert cases["total"] == 1  # the resent message was stored once

@@ -4,7 +4,6 @@ database, and start-up mistakes that must be told in a line or two."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.serving import database_env, free_port, serving, staff_token, start
+from tests.e2e.serving import database_env, serving, staff_token, start
 from tests.e2e.test_cli import run
 
 RED = "我不想活了，药都准备好了，今晚就吃"
@@ -41,12 +40,17 @@ async def test_sigterm_says_goodbye_finishes_the_message_in_flight_and_exits_in_
                 in_flight = asyncio.ensure_future(
                     http.post(served.base + "/api/v1/web/messages", json={"session_id": "t" * 20, "text": RED})
                 )
+                await ws.send_json({"type": "message", "text": RED, "message_id": "over-the-socket"})
                 await asyncio.sleep(0.5)
                 started = time.monotonic()
                 served.process.send_signal(signal.SIGTERM)
                 response = await asyncio.wait_for(in_flight, 10)
                 assert response.status == 200
                 assert "12356" in (await response.json())["replies"][0]["text"]
+                # The socket's message in flight is answered before the goodbye.
+                reply = await ws.receive_json(timeout=5)
+                assert (reply["type"], reply["reply_to"]) == ("reply", "over-the-socket")
+                assert "12356" in reply["text"]
                 bye = await ws.receive_json(timeout=5)
                 assert bye == {"type": "bye", "reason": "restarting"}
                 assert (await ws.receive(timeout=5)).type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
@@ -64,7 +68,7 @@ async def test_sigterm_says_goodbye_finishes_the_message_in_flight_and_exits_in_
     with serving(env, tmp_path, "second") as again:
         status, body = again.call("GET", "/api/v1/cases", token=token)
         assert status == 200
-        assert [c["level"] for c in body["cases"]] == ["red"]
+        assert [c["level"] for c in body["cases"]] == ["red", "red"]
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
@@ -156,12 +160,35 @@ def test_staff_accounts_are_listed_disabled_and_given_new_tokens(tmp_path: Path)
 
 
 def test_the_database_and_journal_are_readable_by_their_owner_only(tmp_path: Path) -> None:
-    env = database_env("sqlite", tmp_path)
+    env = database_env("sqlite", tmp_path) | {"XINQIAO_STORE_DEADLINE": "300ms"}
     with serving(env, tmp_path) as served:
         served.call("POST", "/api/v1/web/messages", {"session_id": "p" * 20, "text": "你好"})
-    for path in (sqlite_path(tmp_path), tmp_path / "data" / "xinqiao.db-wal"):
-        if path.exists():
-            assert path.stat().st_mode & 0o777 == 0o600, path
+        wal = tmp_path / "data" / "xinqiao.db-wal"
+        assert wal.exists()
+        assert wal.stat().st_mode & 0o777 == 0o600
+        lock = sqlite3.connect(sqlite_path(tmp_path), isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            # A message the database cannot take goes to the journal file.
+            served.call("POST", "/api/v1/web/messages", {"session_id": "q" * 20, "text": RED})
+            entries = tmp_path / "data" / "journal" / "entries.log"
+            assert entries.read_text().startswith("+")
+            assert entries.stat().st_mode & 0o777 == 0o600
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+    assert sqlite_path(tmp_path).stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "data" / "journal").stat().st_mode & 0o777 == 0o700
-    assert os.stat(sqlite_path(tmp_path)).st_mode & 0o077 == 0
-    assert free_port() > 0
+    assert (tmp_path / "data" / "journal" / "lock").stat().st_mode & 0o777 == 0o600
+
+
+def test_two_services_sharing_a_data_folder_refuse_to_share_its_journal(tmp_path: Path) -> None:
+    sqlite_env = database_env("sqlite", tmp_path)
+    postgres_env = database_env("postgresql", tmp_path)  # the same XINQIAO_DATA_DIR, another database
+    with serving(sqlite_env, tmp_path):
+        second = start(postgres_env, tmp_path, "second")
+        assert second.process.wait(timeout=60) == 2
+        said = second.log.read_text()
+        assert "journal" in said
+        assert "own data folder" in said
+        assert "Traceback" not in said

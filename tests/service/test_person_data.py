@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from bot.channels.web import person_key
+from bot.core.messages import InboundMessage, OutboundMessage
+from bot.service.journal import JournalEntry
 from bot.store.models import AuditEntry, Case, Message, SafetyPlan
 from tests.service.conftest import Service, new_session
 
@@ -34,7 +37,7 @@ async def test_admin_exports_everything_about_a_person(service: Service) -> None
 async def test_erasure_removes_words_and_identity_and_keeps_an_anonymous_case(service: Service) -> None:
     session_id, person_id, case_id, admin = await person_with_a_case(service)
     status, body = await service.api("DELETE", f"/api/v1/people/{person_id}", admin)
-    assert (status, body) == (200, {"erased": person_id})
+    assert (status, body) == (200, {"erased": person_id, "journal_entries": 0})
     async with service.runtime.db.reading() as session:
         messages = await session.scalar(select(func.count()).select_from(Message).where(Message.user_id == person_id))
         plans = await session.scalar(select(func.count()).select_from(SafetyPlan))
@@ -60,3 +63,27 @@ async def test_only_admins_and_only_known_people(service: Service) -> None:
     assert (await service.api("DELETE", f"/api/v1/people/{person_id}", counselor))[0] == 403
     assert (await service.api("DELETE", "/api/v1/people/999999", admin))[0] == 404
     assert (await service.api("GET", "/api/v1/people/abc/export", admin))[0] == 404
+
+
+async def test_erasure_takes_the_persons_journal_entries_too(service: Service) -> None:
+    session_id, person_id, _case, admin = await person_with_a_case(service)
+    journal = service.runtime.journal
+    mine, other = person_key(session_id), person_key(new_session())
+    sent = (OutboundMessage("(sent)"),)
+    await journal.append(
+        JournalEntry(InboundMessage("web", mine, "late-1", "我还在想那件事"), service.clock(), sent, True)
+    )
+    doomed = await journal.append(JournalEntry(InboundMessage("web", mine, "x", "秘密"), service.clock(), sent, True))
+    await journal.put_aside(doomed, "ValueError")
+    await journal.append(JournalEntry(InboundMessage("web", other, "o-1", "你好"), service.clock(), sent, True))
+    status, body = await service.api("DELETE", f"/api/v1/people/{person_id}", admin)
+    assert (status, body) == (200, {"erased": person_id, "journal_entries": 2})
+    assert journal.depth == 1
+    set_aside = service.runtime.settings.data_dir / "journal" / "set-aside.log"
+    assert set_aside.read_text() == ""
+    # Replaying brings back only the other person; the erased one is not recreated from the journal.
+    assert await service.pipeline.replay_journal() == 1
+    async with service.runtime.db.reading() as session:
+        ids = set(await session.scalars(select(Message.external_id).where(Message.direction == "in")))
+    assert "late-1" not in ids
+    assert "o-1" in ids

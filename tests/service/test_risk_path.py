@@ -8,7 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.app import Content
+from bot.app import Content, watchdog_once
 from bot.channels.web import person_key
 from bot.core.messages import InboundMessage, OutboundMessage
 from bot.service.journal import ENTRIES, SET_ASIDE, Journal, JournalEntry
@@ -136,7 +136,7 @@ async def test_a_message_triage_cannot_read_goes_to_a_counselor(service: Service
     assert case.level == "yellow"
 
 
-async def test_a_failure_inside_the_dialogue_still_answers(service: Service) -> None:
+async def test_a_failure_inside_the_dialogue_still_answers_with_a_way_to_help(service: Service) -> None:
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("dialogue is broken")
 
@@ -144,10 +144,28 @@ async def test_a_failure_inside_the_dialogue_still_answers(service: Service) -> 
     await service.say(session_id, "你好")
     service.runtime.dialogue.respond = broken  # type: ignore[method-assign]
     try:
-        red = await service.say(session_id, RED)
-        assert "12356" in red["replies"][0]["text"]
+        # An ordinary message goes to the dialogue on every path (the stored one and the one without the store).
+        body = await service.say(session_id, "今天有点无聊")
+        assert "110" in body["replies"][0]["text"]
+        assert "12356" in body["replies"][0]["text"]
     finally:
         del service.runtime.dialogue.respond
+    # It is kept, and stored by the replay.
+    assert await service.pipeline.replay_journal() == 1
+    assert await count(service, Message, Message.direction == "in") == 2
+
+
+async def test_a_watchdog_part_that_fails_does_not_stop_the_other(service: Service) -> None:
+    async def broken() -> int:
+        raise OSError("connection refused")
+
+    journal = service.runtime.journal
+    await journal.append(
+        JournalEntry(InboundMessage("web", "p-w", "w1", RED), service.clock(), (OutboundMessage("sent"),), True)
+    )
+    service.casework.sweep = broken
+    await watchdog_once(service.app)
+    assert journal.depth == 0
     assert await count(service, Case) == 1
 
 
@@ -198,17 +216,24 @@ async def test_an_ordinary_message_during_a_lock_is_answered_by_the_dialogue(
 async def test_the_journal_survives_a_restart_during_an_outage(
     database_url: str, tmp_path: Path, content: Content, clock: Clock
 ) -> None:
-    async with running_service(database_url, tmp_path, content, clock, **FAST) as first:
-        await first.say(new_session(), "你好")
-        async with locked(database_url):
-            body = await first.say(new_session(), RED, message_id="before-restart")
-            assert "12356" in body["replies"][0]["text"]
-            assert first.pipeline.unsaved == 1
-    # The first process is gone; the next one stores what it left at start.
+    stack = AsyncExitStack()
+    first = await stack.enter_async_context(running_service(database_url, tmp_path, content, clock, **FAST))
+    await first.say(new_session(), "你好")
+    async with locked(database_url):
+        body = await first.say(new_session(), RED, message_id="before-restart")
+        assert "12356" in body["replies"][0]["text"]
+        assert first.pipeline.unsaved == 1
+        await stack.aclose()
+        # The first process is gone while the database is still locked: the message is on disk only.
+        on_disk = (tmp_path / "data" / "journal" / ENTRIES).read_text()
+        assert on_disk.startswith("+")
+        assert RED not in on_disk
+    # The next one stores what the first left, at start.
     async with running_service(database_url, tmp_path, content, clock, **FAST) as second:
         assert second.pipeline.unsaved == 0
         assert await count(second, Case, Case.level == "red") == 1
         assert await count(second, Message, Message.external_id == "before-restart") == 1
+    assert (tmp_path / "data" / "journal" / ENTRIES).read_text() == ""
 
 
 async def test_a_persons_older_journal_entry_is_stored_before_their_new_message(service: Service) -> None:
@@ -290,3 +315,16 @@ async def test_a_message_waiting_behind_the_same_persons_earlier_one_is_read_wit
 
 def service_url(service: Service) -> str:
     return str(service.runtime.db.engine.url.render_as_string(hide_password=False))
+
+
+def test_rotating_keys_leaves_an_entry_no_key_opens_and_rotates_the_rest(tmp_path: Path) -> None:
+    lost_key, old_key, new_key = Fernet.generate_key(), Fernet.generate_key(), Fernet.generate_key()
+    lost, old, new = TextCipher([lost_key]), TextCipher([old_key]), TextCipher([new_key])
+    folder = tmp_path / "journal"
+    folder.mkdir()
+    entry = JournalEntry(InboundMessage("web", "p", "m1", "hello"), Clock()(), (), delivered=True).to_json()
+    (folder / ENTRIES).write_text(f"+1 {old.encrypt(entry).decode()}\n")
+    (folder / SET_ASIDE).write_text(f"7 {lost.encrypt(entry).decode()} ValueError\n")
+    assert Journal(folder, TextCipher([new_key, old_key])).rotate() == (1, 1)
+    token = (folder / ENTRIES).read_text().split()[1]
+    assert new.decrypt(token.encode()) == entry

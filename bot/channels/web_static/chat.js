@@ -151,6 +151,11 @@
 
   // ---- transport: WebSocket first, HTTP POST after repeated failure ----
   const queue = [];  // {text, message_id}; kept until actually handed to a transport
+  // Sent over a socket and not yet answered: resent, with the same id, after a reconnect (the server stores a
+  // message once and answers a repeat with the same replies), so a reply lost with a socket is not lost.
+  const unanswered = [];
+  // Bumped when the chat is ended: anything still arriving for the old conversation is dropped.
+  let generation = 0;
   let ws = null, wsFails = 0, backoff = 1000, reconnectTimer = 0;
   let useHttp = !('WebSocket' in window);
   let posting = false;
@@ -164,21 +169,30 @@
     try {
       ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/api/v1/web/ws');
     } catch { ws = null; return onClose(false); }
+    const socket = ws;
     ws.onopen = () => {
       opened = true; wsFails = 0; backoff = 1000;
-      ws.send(JSON.stringify(hello()));
+      socket.send(JSON.stringify(hello()));
       setStatus('online');
+      queue.unshift(...unanswered.splice(0));  // first what got no reply, in order
       flush();
     };
     ws.onmessage = (e) => {
+      if (socket !== ws) return;  // a socket of an ended chat
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
+      if (f.reply_to) answered(f.reply_to);
       if (f.type === 'ready') setStatus('online');
       else if (f.type === 'reply') { follow(f.lang); onReply(f); }
       else if (f.type === 'error') showError(f.status, f.error, f.retry_after);
       else if (f.type === 'bye') setStatus('connecting');  // a restart: the socket closes and reconnects
     };
-    ws.onclose = () => onClose(opened);
+    ws.onclose = () => { if (socket === ws) onClose(opened); };
+  }
+
+  function answered(id) {
+    const at = unanswered.findIndex((m) => m.message_id === id);
+    if (at >= 0) unanswered.splice(at, 1);
   }
 
   function onClose(opened) {
@@ -198,6 +212,7 @@
     if (useHttp) { if (!posting) drainHttp(); return; }
     while (queue.length && ws && ws.readyState === WebSocket.OPEN) {
       const m = queue.shift();
+      unanswered.push(m);
       ws.send(JSON.stringify({ type: 'message', text: m.text, message_id: m.message_id, lang }));
     }
   }
@@ -207,7 +222,8 @@
   // Sequential so replies come back in the order the user wrote.
   async function drainHttp() {
     posting = true;
-    while (queue.length) {
+    const mine = generation;
+    while (queue.length && mine === generation) {
       const m = queue[0];
       const body = JSON.stringify({ session_id: sessionId, text: m.text, lang, message_id: m.message_id, ...extra });
       let res = null;
@@ -220,15 +236,17 @@
         } catch { res = null; }
         if (res && res.status < 500) break;  // same message_id on retry lets the server dedupe
       }
+      if (mine !== generation) break;  // the chat was ended meanwhile: its replies are not for this page
       queue.shift();
       if (!res || res.status >= 500) { setStatus('offline'); showError('net'); continue; }
       setStatus('online');
       let data = null;
       try { data = await res.json(); } catch { /* non-JSON body */ }
+      if (mine !== generation) break;
       if (res.ok) { follow(data?.lang); (data?.replies || []).forEach(onReply); }
       else showError(data?.status || res.status, data?.error, Number(res.headers.get('Retry-After')) || 0);
     }
-    posting = false;
+    if (mine === generation) posting = false;  // an ended chat's loop leaves the flag to the new one
   }
 
   function send(text, shown, silent = false) {
@@ -282,15 +300,23 @@
   // session on this browser (the id is the only key to it) and starts a fresh one.
   $('end-chat').addEventListener('click', () => {
     if (!confirm(t('endConfirm'))) return;
+    generation += 1;
     store.del('xinqiao.session');
     sessionId = hex32();
     store.set('xinqiao.session', sessionId);
     queue.length = 0;
+    unanswered.length = 0;
     log.replaceChildren();
     addMsg('system', t('ended'));
     input.value = '';
     onInput();
-    if (ws) ws.close();  // reconnects with the new session, which is greeted as new
+    posting = false;
+    if (ws) {  // a new socket for the new session, which is greeted as new; the old one is ignored from now
+      const old = ws;
+      ws = null;
+      old.close();
+      connect();
+    }
   });
 
   // iOS does not shrink the layout for the keyboard; track the visual viewport so
