@@ -30,7 +30,7 @@ from bot.service.casework import Casework
 from bot.service.deliveries import Deliveries
 from bot.service.journal import Journal
 from bot.service.person_cache import PersonCache
-from bot.service.pipeline import MessagePipeline
+from bot.service.pipeline import JOURNAL_WAIT, MessagePipeline
 from bot.service.runtime import Runtime
 from bot.settings import Settings
 from bot.store import cases as case_store
@@ -182,7 +182,7 @@ async def create_app(
     app[HEALTH_KEY] = HealthProbe(runtime.db)
     # Shutdown, in order (aiohttp has stopped accepting by now): say goodbye on open sockets and streams so their
     # handlers end, then in-flight messages drain (the runner's shutdown timeout), then the cleanups below.
-    app.on_shutdown.append(lambda _app: web_chat.close_sockets(settings.store_deadline + 0.5))
+    app.on_shutdown.append(lambda _app: web_chat.close_sockets(settings.store_deadline + JOURNAL_WAIT))
     app.on_shutdown.append(lambda _app: counselor_api.close_streams())
     app.cleanup_ctx.append(_journal_replay)
     app.cleanup_ctx.append(_watchdog)

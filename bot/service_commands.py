@@ -32,10 +32,11 @@ from bot.store.staff import add_staff, list_staff, reset_token, set_active
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-# After SIGTERM: open sockets' messages get up to the store deadline (+0.5 s) to be answered, then HTTP requests
-# in flight get this long, then detached store work the deadline (+0.5 s) and queued group commits 1 s: within
-# the 9.5 s after which the process ends itself regardless.
-SHUTDOWN_SECONDS = 3.0
+# After SIGTERM everything in flight was answered within the store deadline plus the journal's wait (3 s by
+# default) of arriving: sockets' messages get that long, then a goodbye (1 s to close), HTTP requests still in
+# flight this long, detached store work the deadline (+0.5 s), queued group commits 0.5 s: 8.5 s at worst,
+# within the 9.5 s after which the process ends itself regardless.
+SHUTDOWN_SECONDS = 1.5
 EXIT_SECONDS = 9.5
 # An idle keep-alive connection is closed after this (aiohttp's default holds it 75 s).
 KEEPALIVE_SECONDS = 15.0

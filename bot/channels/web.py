@@ -155,6 +155,7 @@ class WebChat:
         self._limit = SlidingWindowLimit(runtime.settings.web_messages_per_minute, 60.0)
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._in_flight = 0  # messages received over sockets and not yet answered
+        self._welcomes: set[asyncio.Task[None]] = set()
         runtime.deliveries.register(CHANNEL, self.push)
 
     def routes(self) -> list[web.AbstractRouteDef]:
@@ -176,7 +177,8 @@ class WebChat:
         request = parse_fields(data, need_text=need_text, embed_secret=self._rt.settings.embed_secret, now=time.time())
         if need_text:
             wait = self._limit.check(request.session_id, self._monotonic())
-            if wait > 0:
+            # A flood is slowed down, but a message in danger is never turned away: it goes through at once.
+            if wait > 0 and not self._pipeline.urgent(request.text):
                 raise RequestError(429, "too many messages; wait a moment", retry_after=max(1, int(wait + 0.999)))
         return request
 
@@ -223,7 +225,8 @@ class WebChat:
     async def websocket(self, request: web.Request) -> web.WebSocketResponse:
         """``/api/v1/web/ws``: a ``hello`` frame first, then ``message`` frames; replies and counselor messages
         are pushed as ``reply`` frames."""
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_BODY)
+        # A close waits at most a second for the page's answer (aiohttp's default is 10 s).
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_BODY, timeout=1.0)
         await ws.prepare(request)
         key: str | None = None
         try:
@@ -244,7 +247,12 @@ class WebChat:
             key = person_key(chat.session_id)
             self._sockets.setdefault(key, set()).add(ws)
             await ws.send_json({"type": "ready"})
-            await self._welcome(ws, key, chat.profile)
+            # Alongside the first frames, not before them: a page that reconnects resends what got no reply, and
+            # a slow store must not hold those behind the welcome.
+            welcome = asyncio.create_task(self._welcome(ws, key, chat.profile))
+            # Left to finish when the page goes (recording what it was sent is bounded by the store's deadline).
+            self._welcomes.add(welcome)
+            welcome.add_done_callback(self._welcomes.discard)
             async for frame in ws:
                 if frame.type is WSMsgType.TEXT:
                     self._in_flight += 1
@@ -278,10 +286,11 @@ class WebChat:
             await ws.send_json({"type": "reply", **_reply_json(greeting)})
             return
         # Sent outside any transaction (a slow page must not hold the store), then recorded as delivered.
-        for message in waiting:
-            await ws.send_json({"type": "reply", **_reply_json(message.message)})
         try:
-            await self._pipeline.delivered(waiting)
+            for message in waiting:
+                await ws.send_json({"type": "reply", **_reply_json(message.message)})
+            async with asyncio.timeout(rt.settings.store_deadline):
+                await self._pipeline.delivered(waiting)
         except Exception:  # not recorded: they are sent again next time, which is the safe side
             log.warning("could not record delivered messages", extra={"event": "delivered_failed"})
 
@@ -320,6 +329,9 @@ class WebChat:
         for message in _in_order(outcome):
             frame = {"type": "reply", **_reply_json(message.message), "lang": outcome.lang, "reply_to": chat.message_id}
             await ws.send_json(frame)
+        # The end of the answer (also when there is none: a counselor holds the conversation): the page stops
+        # keeping the message for a resend only now, so a socket lost half way through an answer loses nothing.
+        await ws.send_json({"type": "done", "reply_to": chat.message_id})
 
     async def close_sockets(self, drain_seconds: float = 3.0) -> None:
         """At shutdown: let messages in flight on sockets get their replies (for at most ``drain_seconds``), then
@@ -328,12 +340,7 @@ class WebChat:
         while self._in_flight and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.02)
         sockets = [ws for group in self._sockets.values() for ws in group if not ws.closed]
-        for ws in sockets:
-            try:
-                await ws.send_json({"type": "bye", "reason": "restarting"})
-                await ws.close(code=WSCloseCode.GOING_AWAY, message=b"restarting")
-            except (ConnectionError, RuntimeError):
-                continue
+        await asyncio.gather(*(_say_goodbye(ws) for ws in sockets))
 
     async def push(self, external_id: str, messages: Sequence[StoredOutbound]) -> bool:
         """Send to every open page of this person; False when none is open (the messages stay pending)."""
@@ -385,6 +392,14 @@ class WebChat:
             )
         lang = request.query.get("lang", self._rt.settings.default_lang)
         return region, lang if lang in LANGUAGES else self._rt.settings.default_lang
+
+
+async def _say_goodbye(ws: web.WebSocketResponse) -> None:
+    try:
+        await ws.send_json({"type": "bye", "reason": "restarting"})
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"restarting")
+    except (ConnectionError, RuntimeError):
+        pass
 
 
 def _in_order(outcome: Outcome) -> list[StoredOutbound]:

@@ -196,14 +196,21 @@ class Casework:
         """Erase a person's words and identity (admins only; audited); their cases stay, anonymous."""
         rt = self._rt
         _require_admin(staff)
-        async with rt.db.transaction() as session:
-            former = await person_data.erase(session, user_id, rt.clock())
-            if former is None:
-                raise CaseworkError(404, f"person {user_id} not found")
-            await audit(session, staff.id, "person.erase", rt.clock(), detail=f"user {user_id}")
-        rt.people.forget(former)
-        # What waits in the journal would bring their words back on replay: it goes too.
-        from_journal = await rt.journal.forget_person(former)
+        async with rt.db.reading() as session:
+            user = await people.user_by_id(session, user_id)
+        if user is None:
+            raise CaseworkError(404, f"person {user_id} not found")
+        key = (user.channel, user.external_id)
+        # Under the person's turn: none of their messages, nor a replay of their journal entries, runs meanwhile
+        # (one would bring their words back after the erasure).
+        async with rt.people.turn(key):
+            async with rt.db.transaction() as session:
+                former = await person_data.erase(session, user_id, rt.clock())
+                if former is None:
+                    raise CaseworkError(404, f"person {user_id} not found")
+                await audit(session, staff.id, "person.erase", rt.clock(), detail=f"user {user_id}")
+            rt.people.forget(former)
+            from_journal = await rt.journal.forget_person(former)
         return {"erased": user_id, "journal_entries": from_journal}
 
     async def sweep(self) -> int:

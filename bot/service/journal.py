@@ -10,6 +10,7 @@ as stored."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import logging
@@ -95,6 +96,7 @@ class _Op:
     kind: str
     text: str = ""
     person: tuple[str, str] | None = None
+    seq: int | None = None  # the entry an ``entries`` append writes
     done: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -111,6 +113,7 @@ class Journal:
         self._dead = 0  # records in the file for entries no longer pending
         self._set_aside = 0
         self._ops: list[_Op] = []
+        self._unwritten: set[int] = set()
         self._writer: asyncio.Task[None] | None = None
         self._lock_file: int | None = None
 
@@ -190,23 +193,41 @@ class Journal:
             )
 
     async def append(self, entry: JournalEntry) -> int:
-        """Write ``entry`` and fsync it; returns its number. Raises ``OSError`` when the disk refuses."""
+        """Keep ``entry`` and return its number: pending at once (before the first await, so that the person's
+        next message finds it), then written and fsync'd. If the disk refuses, the entry stays pending in memory
+        only (``written`` is False: replayed all the same, lost with the process) until a compaction writes it."""
         token = self._cipher.encrypt(entry.to_json()).decode("ascii")
         seq = self._next
         self._next += 1
-        # Pending before it is written, so that a compaction queued meanwhile keeps it in the file.
         self._pending[seq] = entry
         try:
-            await self._submit(_Op("entries", f"+{seq} {token}\n"))
+            await self._submit(_Op("entries", f"+{seq} {token}\n", seq=seq))
         except Exception:
-            self._pending.pop(seq, None)
-            raise
+            self._unwritten.add(seq)
+            log.exception("journal: the disk refused an entry; kept in memory", extra={"event": "journal_failed"})
+            return seq
+        if self._unwritten:
+            await self._submit(_Op("compact"))  # the disk is back: what only memory held goes into the file
         return seq
+
+    def written(self, seq: int) -> bool:
+        """False while entry ``seq`` is pending in memory only (the disk refused it)."""
+        return seq not in self._unwritten
+
+    def is_pending(self, seq: int) -> bool:
+        """True while entry ``seq`` waits to be stored (an erasure or another replay may have taken it)."""
+        return seq in self._pending
+
+    @property
+    def unwritten(self) -> int:
+        """Pending entries only in memory, because the disk refused them."""
+        return len(self._unwritten)
 
     async def stored(self, seq: int) -> None:
         """The entry is in the database now: forget it."""
         if self._pending.pop(seq, None) is None:
             return
+        self._unwritten.discard(seq)
         self._dead += 1
         await self._submit(_Op("entries", f"-{seq}\n"))
         await self._maybe_compact()
@@ -216,6 +237,7 @@ class Journal:
         entry = self._pending.pop(seq, None)
         if entry is None:
             return
+        self._unwritten.discard(seq)
         token = self._cipher.encrypt(entry.to_json()).decode("ascii")
         await self._submit(_Op("set_aside", f"{seq} {token} {reason}\n"))
         self._dead += 1
@@ -227,6 +249,7 @@ class Journal:
         pending = [seq for seq, entry in self._pending.items() if entry.person == person]
         for seq in pending:
             self._pending.pop(seq)
+            self._unwritten.discard(seq)
             self._dead += 1
             await self._submit(_Op("entries", f"-{seq}\n"))
         dropped = await self._submit(_Op("forget", person=person))
@@ -282,22 +305,27 @@ class Journal:
                 await self._perform([op], self._set_aside_sync, op.text)
             elif op.kind == "compact":
                 # Built here, on the loop, from what is pending now; appends queued after it go to the new file.
-                await self._perform([op], _replace_durably, self._folder / ENTRIES, self._pending_text())
-                self._dead = 0
+                written = set(self._pending)
+                if await self._perform([op], _replace_durably, self._folder / ENTRIES, self._pending_text()):
+                    self._dead = 0
+                    self._unwritten -= written
             elif op.person is not None:
                 await self._perform([op], self._forget_sync, op.person)
 
-    async def _perform(self, ops: list[_Op], work: Callable[..., int | None], *args: Any) -> None:
+    async def _perform(self, ops: list[_Op], work: Callable[..., int | None], *args: Any) -> bool:
         try:
             result = await asyncio.to_thread(work, *args)
-        except Exception as exc:  # every waiter hears of it, whatever it is
+        except Exception as exc:  # every waiter hears of it, whatever it is (or nobody, if it gave up waiting)
             for op in ops:
+                if op.seq is not None and op.seq in self._pending:
+                    self._unwritten.add(op.seq)
                 if not op.done.done():
                     op.done.set_exception(exc)
-            return
+            return False
         for op in ops:
             if not op.done.done():
                 op.done.set_result(result or 0)
+        return True
 
     def _pending_text(self) -> str:
         return "".join(
@@ -336,6 +364,11 @@ class Journal:
         """Wait for the last writes and give the folder back."""
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+        if self._unwritten:
+            log.error(
+                "journal: entries the disk never took are lost with this process",
+                extra={"event": "journal_lost", "count": len(self._unwritten)},
+            )
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
@@ -361,9 +394,16 @@ def _write_durably(path: Path, text: str, mode: int) -> None:
     """Write ``text`` to ``path`` (owner-only; ``mode`` O_APPEND or O_TRUNC) and fsync it before returning."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
     try:
-        data = memoryview(text.encode("ascii"))
-        while data:  # a write may take less than all of it
-            data = data[os.write(descriptor, data) :]
-        os.fsync(descriptor)
+        size = os.fstat(descriptor).st_size
+        try:
+            data = memoryview(text.encode("ascii"))
+            while data:  # a write may take less than all of it
+                data = data[os.write(descriptor, data) :]
+            os.fsync(descriptor)
+        except OSError:
+            # A record half written (a full disk) would run into the next one: cut the file back to where it was.
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, size)
+            raise
     finally:
         os.close(descriptor)

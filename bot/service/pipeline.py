@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -47,8 +46,6 @@ _T = TypeVar("_T")
 REQUEST_CATEGORY = "request"  # a person asked for a counselor without a risk cue
 # How long the reply waits for the journal's fsync when the store failed (a healthy disk takes milliseconds).
 JOURNAL_WAIT = 1.0
-# Kept in memory only if the journal's disk itself refuses (the last resort; counted and shown on /healthz).
-MEMORY_LIMIT = 10_000
 _NOTHING = Assessment(Level.NONE)
 _UNSURE = Understanding(None, 0.0, source="fallback")
 # When triage itself cannot read a message, a human does: a quiet yellow follow-up rather than silence.
@@ -116,7 +113,6 @@ class MessagePipeline:
 
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
-        self._memory: deque[JournalEntry] = deque(maxlen=MEMORY_LIMIT)
         # Built once at start from the content: what goes out if composing any other answer fails.
         self._last_resort = {
             lang: OutboundMessage(self._render("utter_last_resort", lang, "CN").text, sender="system")
@@ -129,8 +125,8 @@ class MessagePipeline:
 
     @property
     def unsaved(self) -> int:
-        """Messages answered but not yet in the database (journal and, if its disk failed, memory)."""
-        return self._rt.journal.depth + len(self._memory)
+        """Messages answered but not yet in the database (in the journal, or in memory if its disk refused)."""
+        return self._rt.journal.depth
 
     async def handle(self, inbound: InboundMessage, *, replies_delivered: bool = False) -> Outcome:
         """Triage, store and answer one message. Never raises: past the store's deadline or on any failure after
@@ -223,6 +219,10 @@ class MessagePipeline:
             task.cancel()
             raise
 
+    def urgent(self, text: str) -> bool:
+        """True when ``text`` alone triages red or orange: such a message is never refused (a rate limit)."""
+        return self._assess(text, []).level in {Level.RED, Level.ORANGE}
+
     async def settle(self) -> None:
         """At shutdown, before the database closes: let store attempts given up at their deadline finish unwinding
         (each within about one deadline, when the database's own timeout ends it)."""
@@ -237,15 +237,18 @@ class MessagePipeline:
         rt = self._rt
         key = (inbound.channel, inbound.user_external_id)
         async with rt.people.turn(key):
-            if rt.journal.has(key):
+            # Two messages of one person at once (two tabs, a channel delivering in parallel), or earlier ones
+            # still in the journal: this one is read with them, as it would have been one after the other —
+            # before any database work, so that the reply knows it even if the store is down.
+            waiting = [entry.inbound.text for _seq, entry in rt.journal.of_person(key)]
+            cached = self._cached_history(key)
+            seen = [*(cached if cached is not None else triage.history or []), *waiting][-HISTORY_LIMIT:]
+            if seen != (triage.history or []):
+                triage.assessment = _stronger(triage.assessment, self._assess(inbound.text, seen))
+            if waiting:
                 await self._replay_person(key)
-            person = rt.people.get(key)
-            history = rt.people.history(person.conversation_id) if person is not None else None
-            if history is not None and history != triage.history:
-                # Two messages of one person at once (two tabs, a channel delivering in parallel): the second is
-                # read with the first, as it would have been one after the other.
-                triage.assessment = _stronger(triage.assessment, self._assess(inbound.text, history))
-                triage.history = history
+            # None (forgotten meanwhile by a failure or a counselor action): the full path reads the store's.
+            triage.history = self._cached_history(key)
             return await self._process(
                 inbound,
                 triage.assessment,
@@ -253,6 +256,10 @@ class MessagePipeline:
                 history_known=triage.history is not None,
                 replies_delivered=replies_delivered,
             )
+
+    def _cached_history(self, key: tuple[str, str]) -> list[str] | None:
+        person = self._rt.people.get(key)
+        return None if person is None else self._rt.people.history(person.conversation_id)
 
     async def _process(
         self,
@@ -663,16 +670,15 @@ class MessagePipeline:
             replies, wants_counselor = [self._last_resort[lang if lang in self._last_resort else "zh"]], False
         entry = JournalEntry(inbound, received, tuple(replies), replies_delivered, wants_counselor)
         try:
-            # Bounded: a stalled disk must not hold the reply. The entry is pending in memory from the start and
-            # the writer finishes it; it is replayed from memory even if the disk never takes it.
-            await asyncio.wait_for(rt.journal.append(entry), JOURNAL_WAIT)
+            # Bounded: a stalled disk must not hold the reply. Inline, so that the entry is pending before the
+            # person's next message can take their turn; the writer finishes the write if we stop waiting.
+            async with asyncio.timeout(JOURNAL_WAIT):
+                seq = await rt.journal.append(entry)
+            if not rt.journal.written(seq):
+                rt.metrics.errors.labels("journal").inc()
         except TimeoutError:
             rt.metrics.errors.labels("journal").inc()
             log.error("journal write is slow; the reply went out first", extra={"event": "journal_slow"})
-        except Exception:
-            self._memory.append(entry)
-            rt.metrics.errors.labels("journal").inc()
-            log.exception("journal write failed; message kept in memory only", extra={"event": "journal_failed"})
         rt.metrics.journal_depth.set(self.unsaved)
         return Outcome([StoredOutbound(0, reply) for reply in replies], assessment, stored=False, lang=lang)
 
@@ -707,12 +713,6 @@ class MessagePipeline:
         """Store what the journal holds, person by person in arrival order; returns how many were stored. Stops at
         the first sign the database is still unavailable; an entry that can never be stored is set aside."""
         rt = self._rt
-        while self._memory:  # the journal's disk is back: move what only memory held into it first
-            try:
-                await rt.journal.append(self._memory[0])
-            except OSError:
-                break
-            self._memory.popleft()
         stored = 0
         try:
             for key in rt.journal.people():
@@ -731,6 +731,8 @@ class MessagePipeline:
         rt = self._rt
         stored = 0
         for seq, entry in rt.journal.of_person(key):
+            if not rt.journal.is_pending(seq):
+                continue  # erased, or stored by another round, since the list was read
             try:
                 await self._detached(self._replay(entry))
             except Exception as error:

@@ -36,7 +36,7 @@ class GroupCommit:
         self._wake.set()
         return await future
 
-    async def close(self, drain_seconds: float = 1.0) -> None:
+    async def close(self, drain_seconds: float = 0.5) -> None:
         """Stop the writer at shutdown, after the server stopped taking messages: what is queued is written first
         (for at most ``drain_seconds``; a waiter left over gets the cancellation and falls back to the journal)."""
         if self._task is None:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.serving import database_env, serving, staff_token, start
 from tests.e2e.test_cli import run
+from tests.service.conftest import next_frame
 
 RED = "我不想活了，药都准备好了，今晚就吃"
 
@@ -29,8 +30,8 @@ async def test_sigterm_says_goodbye_finishes_the_message_in_flight_and_exits_in_
         async with aiohttp.ClientSession() as http:
             ws = await http.ws_connect(served.base.replace("http", "ws") + "/api/v1/web/ws")
             await ws.send_json({"type": "hello", "session_id": "s" * 20})
-            assert (await ws.receive_json(timeout=5))["type"] == "ready"
-            await ws.receive_json(timeout=5)
+            assert (await next_frame(ws, 5))["type"] == "ready"
+            await next_frame(ws, 5)
             events = await http.get(served.base + "/api/v1/events", headers={"Authorization": f"Bearer {token}"})
             assert (await events.content.readline()).startswith(b": connected")
             # A locked database makes the next message wait its store deadline: it is in flight at SIGTERM.
@@ -48,10 +49,10 @@ async def test_sigterm_says_goodbye_finishes_the_message_in_flight_and_exits_in_
                 assert response.status == 200
                 assert "12356" in (await response.json())["replies"][0]["text"]
                 # The socket's message in flight is answered before the goodbye.
-                reply = await ws.receive_json(timeout=5)
+                reply = await next_frame(ws, 5)
                 assert (reply["type"], reply["reply_to"]) == ("reply", "over-the-socket")
                 assert "12356" in reply["text"]
-                bye = await ws.receive_json(timeout=5)
+                bye = await next_frame(ws, 5)
                 assert bye == {"type": "bye", "reason": "restarting"}
                 assert (await ws.receive(timeout=5)).type in {aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED}
                 stream = await asyncio.wait_for(events.content.read(), 10)

@@ -148,3 +148,11 @@ async def running_service(
 async def service(database_url: str, tmp_path: Path, content: Content, clock: Clock) -> AsyncIterator[Service]:
     async with running_service(database_url, tmp_path, content, clock) as running:
         yield running
+
+
+async def next_frame(ws: Any, timeout: float = 5) -> dict[str, Any]:
+    """The next WebSocket frame the page would show or act on, skipping the end-of-answer ``done`` frames."""
+    while True:
+        frame: dict[str, Any] = await ws.receive_json(timeout=timeout)
+        if frame.get("type") != "done":
+            return frame

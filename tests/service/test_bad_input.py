@@ -8,7 +8,7 @@ import time
 import pytest
 
 import bot.app
-from tests.service.conftest import Service, new_session
+from tests.service.conftest import Service, new_session, next_frame
 
 RED = "我不想活了，药都准备好了，今晚就吃"
 
@@ -43,13 +43,13 @@ async def test_a_counselor_body_nested_too_deeply_is_400(service: Service) -> No
 async def test_a_nested_websocket_frame_gets_an_error_and_the_socket_stays(service: Service) -> None:
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": new_session()})
-        await ws.receive_json(timeout=5)
-        await ws.receive_json(timeout=5)
+        await next_frame(ws, 5)
+        await next_frame(ws, 5)
         await ws.send_str("[" * 30_000)
-        error = await ws.receive_json(timeout=5)
+        error = await next_frame(ws, 5)
         assert error["status"] == 400
         await ws.send_json({"type": "message", "text": RED})
-        assert "12356" in (await ws.receive_json(timeout=5))["text"]
+        assert "12356" in (await next_frame(ws, 5))["text"]
 
 
 @pytest.mark.parametrize("case_id", ["²", "٣", "99999999999999999999999", "2147483648", "-1", "1e3"])

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.channels.embed_token import sign
 from bot.store.models import AuditEntry, CaseEvent
-from tests.service.conftest import Service, new_session
+from tests.service.conftest import Service, new_session, next_frame
 
 RED = "我不想活了，药都准备好了，今晚就吃"
 ORANGE = "我最近一直想死"
@@ -100,9 +100,9 @@ async def test_claim_tells_the_person_and_replies_reach_the_web_chat(service: Se
     token = await service.staff("li")
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": session_id})
-        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        assert (await next_frame(ws, 5))["type"] == "ready"
         assert (await service.api("POST", f"/api/v1/cases/{case_id}/claim", token))[0] == 200
-        joined = await ws.receive_json(timeout=5)
+        joined = await next_frame(ws, 5)
         assert joined["from"] == "system"
         assert "学校心理老师" in joined["text"]
         status, body = await service.api(
@@ -110,7 +110,7 @@ async def test_claim_tells_the_person_and_replies_reach_the_web_chat(service: Se
         )
         assert status == 200
         assert body["delivered"] is True
-        reply = await ws.receive_json(timeout=5)
+        reply = await next_frame(ws, 5)
         assert (reply["from"], reply["text"]) == ("counselor", "我在，我们慢慢说。")
         # While the counselor holds the conversation the bot stays quiet apart from safety replies.
         await ws.send_json({"type": "message", "text": "谢谢老师", "message_id": "after-claim"})
@@ -292,8 +292,8 @@ async def test_a_reply_sent_while_away_arrives_when_the_page_reconnects(service:
     await service.api("POST", f"/api/v1/cases/{case_id}/reply", token, {"text": "我在这里等你。"})
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": session_id})
-        assert (await ws.receive_json(timeout=5))["type"] == "ready"
-        texts = [(await ws.receive_json(timeout=5))["text"] for _ in range(2)]
+        assert (await next_frame(ws, 5))["type"] == "ready"
+        texts = [(await next_frame(ws, 5))["text"] for _ in range(2)]
     assert "我在这里等你。" in texts
     later = await service.say(session_id, "嗯")
     assert all(r["text"] != "我在这里等你。" for r in later["replies"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from bot.channels.web import person_key
@@ -87,3 +89,35 @@ async def test_erasure_takes_the_persons_journal_entries_too(service: Service) -
         ids = set(await session.scalars(select(Message.external_id).where(Message.direction == "in")))
     assert "late-1" not in ids
     assert "o-1" in ids
+
+
+async def test_an_erasure_waits_for_a_replay_of_the_person_and_then_takes_what_it_stored(service: Service) -> None:
+    session_id, person_id, _case, admin = await person_with_a_case(service)
+    journal, pipeline = service.runtime.journal, service.pipeline
+    mine = person_key(session_id)
+    sent = (OutboundMessage("(sent)"),)
+    for number in (1, 2):
+        entry = JournalEntry(
+            InboundMessage("web", mine, f"late-{number}", f"秘密{number}"), service.clock(), sent, True
+        )
+        await journal.append(entry)
+    gate = asyncio.Event()
+    replay_one = pipeline._replay
+
+    async def slow_replay(entry: JournalEntry) -> None:
+        await gate.wait()  # the replay is half way when the erasure comes
+        await replay_one(entry)
+
+    pipeline._replay = slow_replay
+    replaying = asyncio.ensure_future(pipeline.replay_journal())
+    await asyncio.sleep(0.05)
+    erasing = asyncio.ensure_future(service.api("DELETE", f"/api/v1/people/{person_id}", admin))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await replaying
+    status, _body = await erasing
+    assert status == 200
+    async with service.runtime.db.reading() as session:
+        ids = set(await session.scalars(select(Message.external_id).where(Message.user_id == person_id)))
+    assert ids == set()
+    assert journal.depth == 0

@@ -4,7 +4,9 @@ its replay, through the running app on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
@@ -23,7 +26,7 @@ from bot.core.messages import InboundMessage, OutboundMessage
 from bot.service.journal import ENTRIES, SET_ASIDE, Journal, JournalEntry
 from bot.store.crypto import TextCipher
 from bot.store.models import Case, Message
-from tests.service.conftest import POSTGRES_URL, Clock, Service, new_session, running_service
+from tests.service.conftest import POSTGRES_URL, Clock, Service, new_session, next_frame, running_service
 
 RED = "我不想活了，药都准备好了，今晚就吃"
 FAST = {"XINQIAO_STORE_DEADLINE": "500ms"}
@@ -60,6 +63,16 @@ async def locked(database_url: str) -> AsyncIterator[None]:
         await pg.close()
 
 
+async def drain_journal(service: Service, seconds: float = 10.0) -> None:
+    """Replay until the journal is empty (store attempts given up at a deadline may still hold the database a
+    moment after a lock ends)."""
+    deadline = time.monotonic() + seconds
+    while service.pipeline.unsaved:
+        assert time.monotonic() < deadline, "the journal did not drain"
+        await service.pipeline.replay_journal()
+        await asyncio.sleep(0.1)
+
+
 async def timed_say(service: Service, session_id: str, text: str, **extra: Any) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
     body = await service.say(session_id, text, **extra)
@@ -85,14 +98,14 @@ async def test_a_red_message_with_a_lone_surrogate_gets_the_hotlines(service: Se
 async def test_a_lone_surrogate_over_the_websocket_gets_the_hotlines_and_the_socket_stays(service: Service) -> None:
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": new_session()})
-        await ws.receive_json(timeout=5)
-        await ws.receive_json(timeout=5)
+        await next_frame(ws, 5)
+        await next_frame(ws, 5)
         await ws.send_str('{"type": "message", "text": "我想自杀\\udc00药准备好了"}')
-        reply = await ws.receive_json(timeout=5)
+        reply = await next_frame(ws, 5)
         assert reply["type"] == "reply"
         assert "12356" in reply["text"]
         await ws.send_json({"type": "message", "text": "你好"})
-        assert (await ws.receive_json(timeout=5))["type"] == "reply"
+        assert (await next_frame(ws, 5))["type"] == "reply"
 
 
 class _FailingNlu:
@@ -192,7 +205,7 @@ async def test_red_messages_during_a_lock_are_answered_within_the_deadline(
             # The deadline plus a margin: neither a busy timeout nor a queue of earlier messages.
             assert seconds < 1.5
         assert health_seconds < 1.0
-        assert await service.pipeline.replay_journal() == 8
+        await drain_journal(service)
         assert await count(service, Case, Case.level == "red") == 8
         assert service.pipeline.unsaved == 0
         healthy = await service.client.get("/healthz")
@@ -209,7 +222,7 @@ async def test_an_ordinary_message_during_a_lock_is_answered_by_the_dialogue(
         async with locked(database_url):
             _seconds, body = await timed_say(service, session_id, "/hotlines")
             assert "110" in body["replies"][0]["text"]
-        assert await service.pipeline.replay_journal() == 1
+        await drain_journal(service)
         assert await count(service, Message, Message.direction == "in") == 2
 
 
@@ -328,3 +341,114 @@ def test_rotating_keys_leaves_an_entry_no_key_opens_and_rotates_the_rest(tmp_pat
     assert Journal(folder, TextCipher([new_key, old_key])).rotate() == (1, 1)
     token = (folder / ENTRIES).read_text().split()[1]
     assert new.decrypt(token.encode()) == entry
+
+
+async def test_a_returning_page_is_not_held_behind_its_welcome_when_the_store_is_slow(
+    database_url: str, tmp_path: Path, content: Content, clock: Clock
+) -> None:
+    async with running_service(database_url, tmp_path, content, clock, **FAST) as service:
+        session_id = new_session()
+        await service.say(session_id, "你好")  # known: the welcome reads what waits for them
+        async with locked(database_url), service.client.ws_connect("/api/v1/web/ws") as ws:
+            await ws.send_json({"type": "hello", "session_id": session_id})
+            started = time.monotonic()
+            await ws.send_json({"type": "message", "text": RED, "message_id": "m1"})
+            while True:
+                frame = await next_frame(ws, 10)
+                if frame.get("reply_to") == "m1":
+                    break
+            assert "12356" in frame["text"]
+            assert time.monotonic() - started < 1.5  # the deadline (0.5 s) and a margin, not two
+
+
+async def test_a_message_that_timed_out_is_not_overtaken_by_the_next_one(
+    database_url: str, tmp_path: Path, content: Content, clock: Clock
+) -> None:
+    async with running_service(database_url, tmp_path, content, clock, **FAST) as service:
+        session_id = new_session()
+        await service.say(session_id, "你好", message_id="hello")
+        async with locked(database_url):
+            first = asyncio.ensure_future(service.say(session_id, "我真的不想活了", message_id="first"))
+            await asyncio.sleep(0.2)
+            # Waits for the person's turn while the first one runs into its deadline.
+            second = asyncio.ensure_future(service.say(session_id, "今晚就吃", message_id="second"))
+            await asyncio.sleep(0.45)
+        orange, red = await first, await second
+        assert "12356" in orange["replies"][0]["text"]
+        assert "110" in red["replies"][0]["text"]
+        await drain_journal(service)
+        async with service.runtime.db.reading() as session:
+            order = list(
+                await session.scalars(select(Message.external_id).where(Message.direction == "in").order_by(Message.id))
+            )
+            levels = list(await session.scalars(select(Case.level)))
+        assert order == ["hello", "first", "second"]
+        assert levels == ["red"]
+
+
+async def test_a_flood_is_slowed_but_a_message_in_danger_goes_through(service: Service) -> None:
+    session_id = new_session()
+    for number in range(20):
+        await service.say(session_id, f"第{number}条")
+    response = await service.client.post(
+        "/api/v1/web/messages", json={"session_id": session_id, "text": "再一条普通的"}
+    )
+    assert response.status == 429
+    red = await service.say(session_id, RED)
+    assert "12356" in red["replies"][0]["text"]
+    assert await count(service, Case, Case.level == "red") == 1
+
+
+async def test_websocket_answers_end_with_done_even_when_a_counselor_holds_the_conversation(
+    service: Service,
+) -> None:
+    session_id = new_session()
+    await service.say(session_id, RED)
+    admin = await service.staff("boss", "admin")
+    case_id = (await service.api("GET", "/api/v1/cases", admin))[1]["cases"][0]["id"]
+    await service.api("POST", f"/api/v1/cases/{case_id}/claim", admin)
+    async with service.client.ws_connect("/api/v1/web/ws") as ws:
+        await ws.send_json({"type": "hello", "session_id": session_id})
+        await ws.send_json({"type": "message", "text": "谢谢老师", "message_id": "held-1"})
+        frames = []
+        while not frames or frames[-1].get("type") != "done":
+            frames.append(await ws.receive_json(timeout=5))
+    assert frames[-1] == {"type": "done", "reply_to": "held-1"}
+
+
+async def test_an_entry_the_disk_refuses_stays_in_memory_and_is_stored(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = service.runtime.journal
+    real_write = os.write
+    calls = {"n": 0}
+
+    def half_then_full(descriptor: int, data: Any) -> int:
+        # The first write to the journal gets half its record down and then the disk is full.
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real_write(descriptor, bytes(data[: len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(descriptor, data)
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    sent = (OutboundMessage("sent"),)
+    refused = await journal.append(JournalEntry(InboundMessage("web", "p-d", "d1", RED), service.clock(), sent, True))
+    assert not journal.written(refused)
+    # Cut back to where it was: no half record for the next one to run into.
+    after_failure = (service.runtime.settings.data_dir / "journal" / ENTRIES).read_text()
+    assert after_failure == "" or after_failure.endswith("\n")
+    kept = await journal.append(JournalEntry(InboundMessage("web", "p-d", "d2", "你好"), service.clock(), sent, True))
+    assert journal.written(kept)
+    assert journal.written(refused)  # written again with the next write that worked
+    monkeypatch.undo()
+    # The file holds two whole records: a reader after a crash finds both.
+    reread = Journal(service.runtime.settings.data_dir / "journal-copy", service.runtime.cipher)
+    (service.runtime.settings.data_dir / "journal-copy").mkdir()
+    text = (service.runtime.settings.data_dir / "journal" / ENTRIES).read_text()
+    (service.runtime.settings.data_dir / "journal-copy" / ENTRIES).write_text(text)
+    reread.open()
+    assert reread.depth == 2
+    await reread.close()
+    assert await service.pipeline.replay_journal() == 2
+    assert await count(service, Message, Message.direction == "in") == 2

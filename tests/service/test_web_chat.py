@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from bot.channels.embed_token import sign
 from bot.store.models import Case, Message, User
-from tests.service.conftest import Service, new_session
+from tests.service.conftest import Service, new_session, next_frame
 
 RED = "我不想活了，药都准备好了，今晚就吃"
 
@@ -194,19 +194,19 @@ async def test_too_many_messages_get_429_with_retry_after(service: Service) -> N
 async def test_websocket_hello_greeting_and_reply(service: Service) -> None:
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": new_session(), "lang": "zh"})
-        assert (await ws.receive_json(timeout=5))["type"] == "ready"
-        greeting = await ws.receive_json(timeout=5)
+        assert (await next_frame(ws, 5))["type"] == "ready"
+        greeting = await next_frame(ws, 5)
         assert greeting["type"] == "reply"
         assert greeting["buttons"]
         await ws.send_json({"type": "message", "text": RED, "message_id": "w1"})
-        reply = await ws.receive_json(timeout=5)
+        reply = await next_frame(ws, 5)
         assert "12356" in reply["text"]
 
 
 async def test_websocket_rejects_a_bad_hello(service: Service) -> None:
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": "short"})
-        error = await ws.receive_json(timeout=5)
+        error = await next_frame(ws, 5)
         assert error["type"] == "error"
         assert error["fields"] == ["session_id"]
 
@@ -214,14 +214,14 @@ async def test_websocket_rejects_a_bad_hello(service: Service) -> None:
 async def test_websocket_bad_frame_gets_an_error_and_the_socket_stays(service: Service) -> None:
     async with service.client.ws_connect("/api/v1/web/ws") as ws:
         await ws.send_json({"type": "hello", "session_id": new_session()})
-        await ws.receive_json(timeout=5)
-        await ws.receive_json(timeout=5)
+        await next_frame(ws, 5)
+        await next_frame(ws, 5)
         await ws.send_str("not json")
-        assert (await ws.receive_json(timeout=5))["status"] == 400
+        assert (await next_frame(ws, 5))["status"] == 400
         await ws.send_json({"type": "message", "text": "x" * 5000})
-        assert (await ws.receive_json(timeout=5))["status"] == 413
+        assert (await next_frame(ws, 5))["status"] == 413
         await ws.send_json({"type": "message", "text": "你好"})
-        assert (await ws.receive_json(timeout=5))["type"] == "reply"
+        assert (await next_frame(ws, 5))["type"] == "reply"
 
 
 async def test_chat_page_and_hotline_page_are_served(service: Service) -> None:

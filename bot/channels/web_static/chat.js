@@ -181,7 +181,8 @@
       if (socket !== ws) return;  // a socket of an ended chat
       let f;
       try { f = JSON.parse(e.data); } catch { return; }
-      if (f.reply_to) answered(f.reply_to);
+      // Kept for a resend until its answer is complete ('done') or it was refused ('error').
+      if (f.reply_to && (f.type === 'done' || f.type === 'error')) answered(f.reply_to);
       if (f.type === 'ready') setStatus('online');
       else if (f.type === 'reply') { follow(f.lang); onReply(f); }
       else if (f.type === 'error') showError(f.status, f.error, f.retry_after);
@@ -198,8 +199,10 @@
   function onClose(opened) {
     ws = null;
     if (!opened && ++wsFails >= WS_FAILS_BEFORE_HTTP) {
-      // Proxies/firewalls in school networks often block WebSocket; HTTP still works there.
+      // Proxies/firewalls in school networks often block WebSocket; HTTP still works there. What the socket
+      // took without answering goes first (same ids: the server answers a repeat with the same replies).
       useHttp = true;
+      queue.unshift(...unanswered.splice(0));
       setStatus('online');
       return flush();
     }
