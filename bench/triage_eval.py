@@ -1,8 +1,16 @@
-"""Triage quality: our labelled set (confusion matrix, recall per level, false alarms) and real language.
+"""Triage quality on messages labelled by level, and on real language, beside a 17-keyword baseline in the same run.
 
-Run: ``.venv/bin/python bench/triage_eval.py`` (add ``--psysuicide PATH`` if shared/ is elsewhere).
-The PsySUICIDE validation split is read where it lies and never copied; beside it, in the same run, a plain
-17-keyword regex is scored as the baseline.
+Run: ``.venv/bin/python bench/triage_eval.py`` (``--show N`` prints up to N misses of each tuning set;
+``--heldout`` adds the held-out set and PsySUICIDE's odd half, whose misses are never printed: they are the honest
+figures, not tuning data).
+
+Sets:
+- labelled (tests/data/triage_labelled.yml) and development (tests/data/triage_development*.yml): written by
+  the team and used while tuning; their figures are optimistic.
+- held-out (tests/data/triage_heldout.yml): written by a helper who never saw the lexicon, the rules or the
+  other sets; scored at the end only.
+- PsySUICIDE validation split (read where it lies in ../shared/data, never copied), cut once in two halves by
+  ``idx`` parity: the even half may be tuned on, the odd half is reported untouched.
 """
 
 from __future__ import annotations
@@ -12,8 +20,9 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -24,15 +33,20 @@ from bot.core.triage import Level  # noqa: E402
 from bot.loaders.content import load_triage  # noqa: E402
 
 LEVELS = [Level.NONE, Level.YELLOW, Level.ORANGE, Level.RED]
-LABELLED = ROOT / "tests" / "data" / "triage_labelled.yml"
-# Written by a second author; used while tuning the lexicon, so its figures are optimistic.
-DEVELOPMENT = ROOT / "tests" / "data" / "triage_development.yml"
+DATA = ROOT / "tests" / "data"
+LABELLED = DATA / "triage_labelled.yml"
+DEVELOPMENT = DATA / "triage_development.yml"  # older scheme: self / others / victim / none
+DEVELOPMENT_V2 = DATA / "triage_development_v2.yml"
+HELDOUT = DATA / "triage_heldout.yml"
 PSYSUICIDE = ROOT.parent / "shared" / "data" / "psysuicide" / "valid.json"
 BASELINE = re.compile(
     "自杀|想死|去死|不想活|活不下去|跳楼|割腕|烧炭|安眠药|上吊|遗书|轻生|自残|结束生命|自尽|了结|一了百了"
 )
+TARGETS = {"red_exact": 0.95, "red_below_orange": 0, "orange_recall": 0.97, "yellow_recall": 0.90}
+TARGET_BENIGN_ALARMS = 0.03
+TARGET_PSY_RECALL, TARGET_PSY_ALARMS = 0.95, 0.03
 
-# Label mapping suggested by the data set's README: these need orange or red ...
+# PsySUICIDE labels (its README's suggested mapping): these need orange or red ...
 SELF_RISK_OR_AGGRESSION = {
     "自杀未遂",
     "自杀准备行为",
@@ -47,19 +61,16 @@ SELF_RISK_OR_AGGRESSION = {
 OTHERS_AGGRESSION = "他人攻击行为"
 UNRELATED = "与自杀/自伤/攻击行为无关"
 
-Classifier = Callable[[str], Level]
+# (text, history, the bot's last screening question or None) → level
+Classify = Callable[[str, Sequence[str], str | None], Level]
 
 
-def load_labelled(path: Path = LABELLED) -> list[dict[str, object]]:
-    """The hand-written labelled messages (tests/data)."""
-    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+def items_of(path: Path) -> list[dict[str, Any]]:
+    """The labelled items of a set file (a list, or a mapping with ``items``)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = data["items"] if isinstance(data, dict) else data
     assert isinstance(items, list)
     return items
-
-
-def confusion(pairs: Iterable[tuple[Level, Level]]) -> Counter[tuple[Level, Level]]:
-    """Counts of (expected, predicted)."""
-    return Counter(pairs)
 
 
 def recall_at_least(matrix: Counter[tuple[Level, Level]], level: Level) -> float:
@@ -76,41 +87,81 @@ def print_matrix(matrix: Counter[tuple[Level, Level]]) -> None:
         print(f"{exp.value:>16}" + "".join(f"{n:>8}" for n in row) + f"{sum(row):>8}")
 
 
-def evaluate_labelled(classify: Callable[[str, list[str]], Level], items: list[dict[str, object]]) -> dict[str, float]:
-    """Scores on the labelled set; prints the confusion matrix and the misses."""
-    pairs = []
-    misses = []
+def score_levels(
+    classify: Classify, items: Iterable[dict[str, Any]], *, show: int = 0, name: str = ""
+) -> dict[str, float]:
+    """Confusion matrix, recall per level, red exactness and false alarms of a level-labelled set."""
+    pairs, misses = [], []
     for item in items:
         expected = Level(str(item["level"]))
-        history = [str(h) for h in item.get("history", []) or []]  # type: ignore[attr-defined]
-        got = classify(str(item["text"]), history)
+        history = [str(h) for h in item.get("history") or item.get("context") or []]
+        got = classify(str(item["text"]), history, item.get("bot_asked"))
         pairs.append((expected, got))
-        if got.rank < expected.rank or (expected is Level.NONE and got.rank >= Level.ORANGE.rank):
+        under = got.rank < expected.rank
+        alarm = expected is Level.NONE and got.rank >= Level.ORANGE.rank
+        if under or alarm:
             misses.append(f"  {expected.value:>6} → {got.value:<6} {item['text']}")
-    matrix = confusion(pairs)
+    matrix = Counter(pairs)
+    if name:
+        print(f"\n== {name} ==")
     print_matrix(matrix)
     benign = sum(n for (exp, _), n in matrix.items() if exp is Level.NONE)
-    alarms = sum(n for (exp, pred), n in matrix.items() if exp is Level.NONE and pred.rank >= Level.ORANGE.rank)
-    red_low = sum(n for (exp, pred), n in matrix.items() if exp is Level.RED and pred.rank < Level.ORANGE.rank)
+    reds = sum(n for (exp, _), n in matrix.items() if exp is Level.RED)
     scores = {
-        "red_recall": recall_at_least(matrix, Level.RED),
+        "red_exact": matrix[(Level.RED, Level.RED)] / reds if reds else float("nan"),
+        "red_below_orange": float(
+            sum(n for (exp, pred), n in matrix.items() if exp is Level.RED and pred.rank < Level.ORANGE.rank)
+        ),
         "orange_recall": recall_at_least(matrix, Level.ORANGE),
         "yellow_recall": recall_at_least(matrix, Level.YELLOW),
-        "benign_to_orange_or_red": alarms / benign if benign else 0.0,
-        "red_below_orange": float(red_low),
-        "exact": sum(n for (exp, pred), n in matrix.items() if exp is pred) / max(1, len(items)),
+        "benign_to_orange_or_red": (
+            sum(n for (exp, pred), n in matrix.items() if exp is Level.NONE and pred.rank >= Level.ORANGE.rank) / benign
+            if benign
+            else 0.0
+        ),
+        "exact": sum(n for (exp, pred), n in matrix.items() if exp is pred) / max(1, len(pairs)),
+        "items": float(len(pairs)),
     }
-    if misses:
-        print(f"under-triaged or false alarms ({len(misses)}):")
-        print("\n".join(misses))
+    for key, value in scores.items():
+        mark = ""
+        if key in TARGETS:
+            ok = value <= TARGETS[key] if key == "red_below_orange" else value >= TARGETS[key]
+            mark = " ok" if ok else f"  (target {TARGETS[key]})"
+        elif key == "benign_to_orange_or_red":
+            mark = " ok" if value <= TARGET_BENIGN_ALARMS else f"  (target ≤ {TARGET_BENIGN_ALARMS})"
+        shown = f"{int(value)}" if key in {"items", "red_below_orange"} else f"{value:.3f}"
+        print(f"{key:>28}: {shown}{mark}")
+    if show and misses:
+        print(f"under-triaged or false alarms ({len(misses)}, first {min(show, len(misses))}):")
+        print("\n".join(misses[:show]))
     return scores
 
 
-def evaluate_psysuicide(classify: Classifier, records: list[dict[str, object]]) -> dict[str, float]:
+def score_old_development(classify: Classify, path: Path, *, show: int = 0) -> None:
+    """The first development set's own scheme: self / others at ≥ orange, victim at ≥ yellow, none below."""
+    items = yaml.safe_load(path.read_text(encoding="utf-8"))
+    by_label: dict[str, list[tuple[int, str]]] = {}
+    for item in items:
+        by_label.setdefault(item["label"], []).append((classify(item["text"], [], None).rank, item["text"]))
+    print(f"\n== development set, first author ({path.name}) ==")
+    misses = []
+    for label, wanted, what in (("self", 2, "≥ orange"), ("others", 2, "≥ orange"), ("victim", 1, "≥ yellow")):
+        ranks = by_label.get(label, [])
+        misses += [f"  {label:>6} got rank {r}: {t}" for r, t in ranks if r < wanted]
+        share = sum(r >= wanted for r, _ in ranks) / max(1, len(ranks))
+        print(f"{label + ' at ' + what:>28}: {share:.3f} of {len(ranks)}")
+    ranks = by_label.get("none", [])
+    misses += [f"    none got rank {r}: {t}" for r, t in ranks if r >= 2]
+    print(f"{'none raised to ≥ orange':>28}: {sum(r >= 2 for r, _ in ranks) / max(1, len(ranks)):.3f} of {len(ranks)}")
+    if show and misses:
+        print("\n".join(misses[:show]))
+
+
+def score_psysuicide(classify: Callable[[str], Level], records: list[dict[str, Any]]) -> dict[str, float]:
     """Recall of self-risk and aggression at ≥ orange, others' aggression at ≥ yellow, false alarms."""
     risk_total = risk_hit = others_total = others_hit = unrelated_total = unrelated_alarm = 0
     for record in records:
-        labels = set(record["labels"])  # type: ignore[call-overload]
+        labels = set(record["labels"])
         level = classify(str(record["text"]))
         if labels & SELF_RISK_OR_AGGRESSION:
             risk_total += 1
@@ -122,79 +173,81 @@ def evaluate_psysuicide(classify: Classifier, records: list[dict[str, object]]) 
             unrelated_total += 1
             unrelated_alarm += level.rank >= Level.ORANGE.rank
     return {
-        "self_risk_or_aggression_recall": risk_hit / risk_total,
-        "others_aggression_at_least_yellow": others_hit / others_total,
-        "unrelated_raised_to_orange": unrelated_alarm / unrelated_total,
+        "self_risk_or_aggression_recall": risk_hit / max(1, risk_total),
+        "others_aggression_at_least_yellow": others_hit / max(1, others_total),
+        "unrelated_raised_to_orange": unrelated_alarm / max(1, unrelated_total),
         "n_risk": risk_total,
         "n_unrelated": unrelated_total,
     }
 
 
+def baseline(text: str) -> Level:
+    """The 17-keyword regex every lexicon must beat."""
+    return Level.ORANGE if BASELINE.search(text) else Level.NONE
+
+
+def print_psysuicide(name: str, records: list[dict[str, Any]], classify: Callable[[str], Level], show: int) -> None:
+    ours, base = score_psysuicide(classify, records), score_psysuicide(baseline, records)
+    print(f"\n== PsySUICIDE, {name} ({len(records)} messages) ==")
+    print(f"{'':>36}{'xinqiao':>10}{'baseline':>10}{'ratio':>8}")
+    for key in ("self_risk_or_aggression_recall", "others_aggression_at_least_yellow", "unrelated_raised_to_orange"):
+        a, b = ours[key], base[key]
+        print(f"{key:>36}{a:>10.3f}{b:>10.3f}{(f'{a / b:.2f}' if b else '-'):>8}")
+    print(f"{'(items: risk / unrelated)':>36}{int(ours['n_risk']):>10}{int(ours['n_unrelated']):>10}")
+    recall, alarms = ours["self_risk_or_aggression_recall"], ours["unrelated_raised_to_orange"]
+    print(
+        f"{'targets':>36}  recall ≥ {TARGET_PSY_RECALL}: {'met' if recall >= TARGET_PSY_RECALL else 'missed'}; "
+        f"unrelated ≤ {TARGET_PSY_ALARMS}: {'met' if alarms <= TARGET_PSY_ALARMS else 'missed'}"
+    )
+    if show:
+        shown = 0
+        for record in records:
+            labels, level = set(record["labels"]), classify(record["text"])
+            missed = labels & SELF_RISK_OR_AGGRESSION and level.rank < Level.ORANGE.rank
+            alarm = labels == {UNRELATED} and level.rank >= Level.ORANGE.rank
+            if (missed or alarm) and shown < show:
+                shown += 1
+                print(f"  {'MISS' if missed else 'FALSE'} {level.value:<6} {'/'.join(labels)}: {record['text'][:90]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--psysuicide", type=Path, default=PSYSUICIDE, help="path to PsySUICIDE valid.json")
-    parser.add_argument("--show-misses", type=int, default=0, help="print up to N PsySUICIDE misses")
+    parser.add_argument("--show", type=int, default=0, help="print up to N misses of each tuning set")
+    parser.add_argument("--heldout", action="store_true", help="also score the held-out set (figures only)")
+    parser.add_argument("--risk-dir", type=Path, default=ROOT / "content" / "risk", help="the lexicon to score")
     args = parser.parse_args()
 
-    engine = load_triage(ROOT / "content" / "risk")
-    print("== labelled set (tests/data/triage_labelled.yml) ==")
-    items = load_labelled()
-    ours = evaluate_labelled(lambda text, history: engine.assess(text, history=history).level, items)
-    targets = {"red_recall": 1.0, "orange_recall": 0.97, "yellow_recall": 0.90}
-    for key, value in ours.items():
-        target = targets.get(key)
-        mark = "" if target is None else (" ok" if value >= target else f" BELOW TARGET {target}")
-        print(f"{key:>28}: {value:.3f}{mark}")
-    print(f"{'items':>28}: {len(items)}")
+    engine = load_triage(args.risk_dir)
 
-    print("\n== development set by a second author (tests/data/triage_development.yml) ==")
-    unseen = yaml.safe_load(DEVELOPMENT.read_text(encoding="utf-8"))
-    by_label: dict[str, list[int]] = {}
-    for item in unseen:
-        by_label.setdefault(item["label"], []).append(engine.assess(item["text"]).level.rank)
-    for label, wanted, what in (
-        ("self", 2, "≥ orange"),
-        ("others", 2, "≥ orange"),
-        ("victim", 1, "≥ yellow"),
-    ):
-        ranks = by_label.get(label, [])
-        print(
-            f"{label + ' at ' + what:>28}: {sum(r >= wanted for r in ranks) / max(1, len(ranks)):.3f} of {len(ranks)}"
-        )
-    ranks = by_label.get("none", [])
-    print(f"{'none raised to ≥ orange':>28}: {sum(r >= 2 for r in ranks) / max(1, len(ranks)):.3f} of {len(ranks)}")
+    def classify(text: str, history: Sequence[str], asked: str | None) -> Level:
+        return engine.assess(text, history=history, asked=asked).level
+
+    def base_classify(text: str, _history: Sequence[str], _asked: str | None) -> Level:
+        return baseline(text)
+
+    score_levels(classify, items_of(LABELLED), show=args.show, name=f"labelled set ({LABELLED.name})")
+    if DEVELOPMENT_V2.is_file():
+        items = items_of(DEVELOPMENT_V2)
+        score_levels(classify, items, show=args.show, name=f"development set, second author ({DEVELOPMENT_V2.name})")
+        print("baseline on the same set:")
+        score_levels(base_classify, items)
+    score_old_development(classify, DEVELOPMENT, show=args.show)
+    if args.heldout:
+        items = items_of(HELDOUT)
+        score_levels(classify, items, name=f"HELD-OUT set ({HELDOUT.name}; never tuned on)")
+        print("baseline on the same set:")
+        score_levels(base_classify, items)
 
     if not args.psysuicide.is_file():
         print(f"\n(PsySUICIDE not found at {args.psysuicide}; skipped)")
         return 0
     records = json.loads(args.psysuicide.read_text(encoding="utf-8"))
-    print(f"\n== PsySUICIDE validation split ({len(records)} messages we did not write) ==")
-    ours_real = evaluate_psysuicide(lambda text: engine.assess(text).level, records)
-
-    def baseline(text: str) -> Level:
-        return Level.ORANGE if BASELINE.search(text) else Level.NONE
-
-    base_real = evaluate_psysuicide(baseline, records)
-    print(f"{'':>36}{'xinqiao':>10}{'baseline':>10}{'ratio':>8}")
-    for key in (
-        "self_risk_or_aggression_recall",
-        "others_aggression_at_least_yellow",
-        "unrelated_raised_to_orange",
-    ):
-        a, b = ours_real[key], base_real[key]
-        ratio = f"{a / b:.2f}" if b else "-"
-        print(f"{key:>36}{a:>10.3f}{b:>10.3f}{ratio:>8}")
-    print(f"{'(items: risk / unrelated)':>36}{int(ours_real['n_risk']):>10}{int(ours_real['n_unrelated']):>10}")
-    if args.show_misses:
-        shown = 0
-        for record in records:
-            labels = set(record["labels"])
-            level = engine.assess(record["text"]).level
-            missed = labels & SELF_RISK_OR_AGGRESSION and level.rank < Level.ORANGE.rank
-            alarm = labels == {UNRELATED} and level.rank >= Level.ORANGE.rank
-            if (missed or alarm) and shown < args.show_misses:
-                shown += 1
-                print(f"  {'MISS' if missed else 'FALSE'} {level.value:<6} {'/'.join(labels)}: {record['text'][:80]}")
+    even = [r for r in records if r["idx"] % 2 == 0]
+    odd = [r for r in records if r["idx"] % 2 == 1]
+    print_psysuicide("even half (tuning)", even, lambda text: engine.assess(text).level, args.show)
+    if args.heldout:
+        print_psysuicide("odd half (held out, never tuned on)", odd, lambda text: engine.assess(text).level, 0)
     return 0
 
 

@@ -33,6 +33,17 @@ def simplified_converter() -> Callable[[str], str]:
     return convert
 
 
+def word_segmenter() -> Callable[[str], list[tuple[int, int]]]:
+    """Where the words of a text are, by rjieba (jieba's dictionary in Rust, ~2 µs a message): asked only when a
+    one-character cue or a hyperbole needs to know whether it stands as a word."""
+    import rjieba
+
+    def segment(text: str) -> list[tuple[int, int]]:
+        return [(start, end) for _word, start, end in rjieba.tokenize(text)]
+
+    return segment
+
+
 def load_triage(risk_dir: Path) -> TriageEngine:
     """Read and validate every lexicon file and the rules; errors name the file and line."""
     if not risk_dir.is_dir():
@@ -56,7 +67,9 @@ def load_triage(risk_dir: Path) -> TriageEngine:
     rules_document = load_yaml(rules_path)
     rules = parse_rules_document(str(rules_path), rules_document)
     everyday = parse_everyday_roles(str(rules_path), rules_document)
-    return TriageEngine(build_lexicon(entry_lists, rules, everyday, str(rules_path)), to_simplified)
+    return TriageEngine(
+        build_lexicon(entry_lists, rules, everyday, str(rules_path)), to_simplified, segment=word_segmenter()
+    )
 
 
 def load_hotlines(content_dir: Path) -> HotlineDirectory:

@@ -10,14 +10,25 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
-from bot.core.triage.lexicon import Lexicon, Rule
+from bot.core.triage.lexicon import SCREENING_STEPS, CueEntry, Lexicon, Rule
 from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match
 from bot.core.triage.normalize import normalize, normalize_visible, visible_characters
 
 # Only the recent past changes how a new message reads; older turns are the counselor's to weigh.
 HISTORY_LIMIT = 12
 # Roles that describe the context of a message rather than a risk in it.
-_CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole"})
+_CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole", "negation", "past", "resolved"})
+# A negation this close before a cue (我没有想死, 从来不会伤害自己) makes it a denial: yellow at most, never nothing.
+_NEGATION_REACH = 4
+# Clauses end at sentence punctuation and where a connective starts another thought; slots compose within one.
+_CLAUSE_BREAK = re.compile(
+    r"[。！？!?；;，,\n…~～]+|(?:但是|可是|不过|然后|结果|所以|因为|虽然)"
+    r"|(?<![a-z])(?:but|because|so|then|although)(?![a-z])"
+)
+# Sentence-final particles a segmenter glues to the word before them (去死吧 is one word to jieba).
+_PARTICLES = frozenset("吧了啊呀啦吗呢嘛哦")
+# A function that cuts text into words: (start, end) of each, covering the text.
+Segmenter = Callable[[str], list[tuple[int, int]]]
 # Cues that no question-asking context can explain away: something is happening or about to.
 _UNDENIABLE_ROLES = frozenset({"act", "farewell", "pact", "lethality", "danger"})
 _FIRST_PERSON = re.compile(r"我|(?<![a-z])(?:i|i'm|im|me|myself|my)(?![a-z])")
@@ -31,8 +42,13 @@ class _Findings:
     levels: list[Level] = field(default_factory=list)
     categories: set[str] = field(default_factory=set)
     contributing: list[Match] = field(default_factory=list)
+    # Cues a negation or a resolved past stands before: what they take part in counts as yellow at most.
+    damped: frozenset[int] = frozenset()
 
     def add(self, level: Level, category: str, matches: list[Match]) -> None:
+        if level.rank > Level.YELLOW.rank and any(id(m) in self.damped for m in matches):
+            self.explanation.append(f"denied or past ({', '.join(m.term for m in matches)}) → yellow at most")
+            level = Level.YELLOW
         self.levels.append(level)
         self.categories.add(category)
         self.contributing.extend(matches)
@@ -42,14 +58,56 @@ class _Findings:
 class _Reading:
     normalized: str
     matches: tuple[Match, ...]
+    clause_starts: tuple[int, ...] = (0,)
+
+    def clause_of(self, match: Match) -> int:
+        """The clause a match lies in; -1 for a cue with no position (an emoji), which belongs to every clause."""
+        if match.start == NO_POSITION:
+            return -1
+        return bisect_right(self.clause_starts, match.start) - 1
+
+
+class _Words:
+    """Where the words of one normalised text begin and end, segmented only if someone asks."""
+
+    __slots__ = ("_ends", "_segment", "_starts", "_text")
+
+    def __init__(self, text: str, segment: Segmenter | None) -> None:
+        self._text = text
+        self._segment = segment
+        self._starts: set[int] | None = None
+        self._ends: set[int] = set()
+
+    def aligned(self, start: int, end: int) -> bool:
+        """Whether [start, end) begins a word and ends one (or ends where only a particle follows: 去死|吧)."""
+        if self._segment is None:
+            return True
+        if self._starts is None:
+            spans = self._segment(self._text)
+            self._starts = {s for s, _ in spans}
+            self._ends = {e for _, e in spans}
+        if start not in self._starts:
+            return False
+        return end in self._ends or (end - start > 1 and self._text[end : end + 1] in _PARTICLES)
 
 
 class TriageEngine:
     """Assesses messages against one lexicon; pure and deterministic, safe to share."""
 
-    def __init__(self, lexicon: Lexicon, to_simplified: Callable[[str], str]) -> None:
+    def __init__(self, lexicon: Lexicon, to_simplified: Callable[[str], str], segment: Segmenter | None = None) -> None:
         self._lexicon = lexicon
         self._to_simplified = to_simplified
+        self._segment = segment
+        # What the bot last asked arrives as a cue of its own (role asked_<step>), so that rules compose it.
+        self._asked = {
+            step: Match(
+                NO_POSITION,
+                NO_POSITION,
+                f"(asked: {step})",
+                CueEntry(f"asked.{step}", "zh", f"asked_{step}", Level.NONE, "suicide", (), "", False, "", None),
+            )
+            for step in SCREENING_STEPS
+        }
         self._matcher = CueMatcher(lexicon.entries, _trigger_entries(lexicon))
         # A conversation's earlier messages are read again with every new one; the reading of a text never
         # changes, so recent readings are kept (a pure cache, bounded).
@@ -58,8 +116,10 @@ class TriageEngine:
         # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
         for index, rule in enumerate(lexicon.rules):
-            keys = [group for group in rule.groups if group.isdisjoint(lexicon.everyday_roles)] or rule.groups
-            for role in frozenset().union(*keys):
+            keys = [group for group in rule.groups if group.isdisjoint(lexicon.everyday_roles)]
+            if rule.any_of - lexicon.everyday_roles:
+                keys.append(rule.any_of - lexicon.everyday_roles)
+            for role in frozenset().union(*(keys or [*rule.groups, rule.any_of])):
                 self._rules_by_role.setdefault(role, []).append(index)
 
     @property
@@ -74,17 +134,31 @@ class TriageEngine:
     def _read(self, text: str, *, full: bool = False) -> _Reading:
         visible = visible_characters(text)
         normalized = normalize_visible(visible, self._to_simplified)
-        found = self._matcher.find(normalized, visible) if full else self._matcher.scan(normalized, visible)
-        return _Reading(normalized, () if found is None else tuple(found))
+        aligned = _Words(normalized, self._segment).aligned
+        found = (
+            self._matcher.find(normalized, visible, aligned)
+            if full
+            else self._matcher.scan(normalized, visible, aligned)
+        )
+        if not found:
+            return _Reading(normalized, ())
+        starts = (0, *(m.end() for m in _CLAUSE_BREAK.finditer(normalized)))
+        return _Reading(normalized, tuple(found), starts)
 
-    def assess(self, text: str, *, history: Sequence[str] = (), lang: str | None = None) -> Assessment:
-        """Triage ``text``; ``history`` holds earlier messages of the same conversation, oldest first.
+    def assess(
+        self, text: str, *, history: Sequence[str] = (), asked: str | None = None, lang: str | None = None
+    ) -> Assessment:
+        """Triage ``text``; ``history`` holds earlier messages of the same conversation, oldest first, and
+        ``asked`` the screening step the bot asked just before (thoughts, method, intent, plan, behaviour): a yes
+        to it is a disclosure.
 
         ``lang`` is accepted as a hint only: every language's lexicon is applied, since people mix languages.
         """
         del lang
-        # With history, a message of supporting words only (今晚) may complete a rule begun earlier.
-        reading = self._read(text, full=bool(history))
+        # With history, a message of supporting words only (今晚) may complete a rule begun earlier; after a
+        # question, a bare answer (有, 嗯) completes it.
+        asked_cue = self._asked.get(asked) if asked else None
+        reading = self._read(text, full=bool(history) or asked_cue is not None)
         explanation: list[str] = []
         hints: list[str] = []
         risk: list[Match] = []
@@ -97,6 +171,8 @@ class TriageEngine:
                 third_party_markers.append(match)
             elif role not in _CONTEXT_ROLES:
                 risk.append(match)
+        if asked_cue is not None:
+            risk.append(asked_cue)
         # A message with no cue at all is not made risky by its history: history only completes cues it has.
         if not risk and (not history or not reading.matches):
             return _QUESTION_ONLY if "info" in roles else _NOTHING
@@ -111,30 +187,41 @@ class TriageEngine:
             if aside or all(m.entry.level is Level.NONE for m in risk):
                 hints.append("warning_signs")
 
-        found = _Findings(explanation)
+        found = _Findings(explanation, damped=_damped(reading, risk))
         for match in risk:
             if match.entry.level is not Level.NONE and match.entry.category is not None:
                 found.add(match.entry.level, match.entry.category, [match])
                 explanation.append(f"cue {match.term!r} ({match.entry.id}) → {match.entry.level}")
-        self._apply_rules(risk, [self._history_read(message) for message in history[-HISTORY_LIMIT:]], found)
-        levels, categories, contributing = found.levels, found.categories, found.contributing
+        self._apply_rules(risk, [self._history_read(message) for message in history[-HISTORY_LIMIT:]], found, reading)
+        return self._conclude(found, floor, reading, third_party_markers=third_party_markers, risk=risk, hints=hints)
 
+    def _conclude(
+        self,
+        found: _Findings,
+        floor: Level,
+        reading: _Reading,
+        *,
+        third_party_markers: list[Match],
+        risk: list[Match],
+        hints: list[str],
+    ) -> Assessment:
+        """The assessment from what was found: the highest level, who it is about, the cues in order."""
+        levels, categories, contributing = found.levels, found.categories, found.contributing
         level = Level.highest(levels)
         if floor.rank > level.rank:
             level = floor
             categories.update(("distress", "third_party"))
         if level is Level.NONE:
-            return Assessment(Level.NONE, (), (), tuple(explanation), tuple(hints))
-
+            return Assessment(Level.NONE, (), (), tuple(found.explanation), tuple(hints))
         if self._about_someone_else(reading.normalized, third_party_markers, contributing or risk):
             categories.add("third_party")
             contributing.extend(third_party_markers)
-            explanation.append("reported about someone else")
+            found.explanation.append("reported about someone else")
         cues = tuple(dict.fromkeys(m.term for m in sorted(contributing, key=lambda m: m.start)))
         ordered = tuple(sorted(categories, key=CATEGORY_ORDER.__getitem__))
-        return Assessment(level, ordered, cues, tuple(explanation), tuple(hints))
+        return Assessment(level, ordered, cues, tuple(found.explanation), tuple(hints))
 
-    def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings) -> None:
+    def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings, reading: _Reading) -> None:
         """Fire every rule whose role groups are all present (in history too, for conversation scope)."""
         by_role: dict[str, list[Match]] = {}
         for match in risk:
@@ -149,7 +236,10 @@ class TriageEngine:
             available = both if rule.scope == "conversation" else present
             if not _all_groups_present(rule, available):
                 continue
-            used = self._fire(rule, by_role, earlier)
+            if rule.scope == "clause":
+                used = _in_one_clause(rule, by_role, reading)
+            else:
+                used = self._fire(rule, by_role, earlier)
             if used is not None:
                 found.add(rule.level, rule.category, [m for m in used if m in risk])
                 terms = ", ".join(dict.fromkeys(m.term for m in used))
@@ -186,7 +276,8 @@ class TriageEngine:
         if rule.scope == "near":
             return _near_chain(here, rule.window, ordered=rule.ordered)
         if rule.scope == "message":
-            return [group[0] for group in here] if all(here) else None
+            slots = _distinct_slots(rule, by_role.keys(), by_role)
+            return [group[0] for group in here] + slots if all(here) and slots is not None else None
         # Conversation scope: the new message must bring at least one group; history may bring the rest.
         if not any(here):
             return None
@@ -197,6 +288,14 @@ class TriageEngine:
             if not candidates:
                 return None
             picked.append(candidates[0])
+        if rule.at_least:
+            pool: dict[str, list[Match]] = {}
+            for match in [*past, *(m for ms in by_role.values() for m in ms)]:
+                pool.setdefault(match.entry.role, []).append(match)
+            slots = _distinct_slots(rule, pool.keys(), pool)
+            if slots is None:
+                return None
+            picked += slots
         return picked
 
     @staticmethod
@@ -224,10 +323,63 @@ _SUBJECT_LOOKBACK = 12
 
 def _all_groups_present(rule: Rule, roles: AbstractSet[str]) -> bool:
     # A plain loop: this runs for every candidate rule of every message, and a generator costs more.
-    for group in rule.groups:  # noqa: SIM110
+    for group in rule.groups:
         if group.isdisjoint(roles):
             return False
-    return True
+    return not rule.at_least or len(rule.any_of & roles) >= rule.at_least
+
+
+def _distinct_slots(rule: Rule, roles: AbstractSet[str], by_role: dict[str, list[Match]]) -> list[Match] | None:
+    """One match for each of ``at_least`` different roles of ``any_of`` (none needed: an empty list)."""
+    if not rule.at_least:
+        return []
+    found = sorted(rule.any_of & roles)
+    return [by_role[role][0] for role in found] if len(found) >= rule.at_least else None
+
+
+def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Reading) -> list[Match] | None:
+    """Matches satisfying ``rule`` that all lie in one clause, in any order (a cue with no position fits any)."""
+    clauses: dict[int, dict[str, list[Match]]] = {}
+    anywhere: dict[str, list[Match]] = {}
+    for role, matches in by_role.items():
+        for match in matches:
+            clause = reading.clause_of(match)
+            target = anywhere if clause < 0 else clauses.setdefault(clause, {})
+            target.setdefault(role, []).append(match)
+    for clause in sorted(clauses):
+        local = clauses[clause]
+        for role, matches in anywhere.items():
+            local.setdefault(role, []).extend(matches)
+        if not _all_groups_present(rule, local.keys()):
+            continue
+        picked = [next(m for role in group if role in local for m in local[role]) for group in rule.groups]
+        slots = _distinct_slots(rule, local.keys(), local)
+        if slots is not None:
+            return picked + slots
+    return None
+
+
+def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
+    """Cues of ``risk`` that a negation stands just before in their clause (我没有想死, 从来不会伤害自己), or that a
+    past marker stands before when the message also says it is over (以前想过死，现在好多了)."""
+    negations = [m for m in reading.matches if m.entry.role == "negation"]
+    pasts = [m for m in reading.matches if m.entry.role == "past"]
+    resolved = any(m.entry.role == "resolved" for m in reading.matches)
+    if not negations and not (pasts and resolved):
+        return frozenset()
+    # A negation inside another cue (the 没 of 没勇气活下去) negates nothing.
+    spans = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is not Level.NONE]
+    negations = [n for n in negations if not any(s < n.end and n.start < e for s, e in spans)]
+    damped = set()
+    for match in risk:
+        if match.start == NO_POSITION:
+            continue
+        clause = reading.clause_of(match)
+        if any(
+            reading.clause_of(n) == clause and n.end <= match.start <= n.end + _NEGATION_REACH for n in negations
+        ) or (resolved and any(reading.clause_of(p) == clause and p.end <= match.start for p in pasts)):
+            damped.add(id(match))
+    return frozenset(damped)
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

@@ -38,12 +38,19 @@ ROLES: frozenset[str] = frozenset(
         "ba_other", "kill_end", "agg_hit", "harm_outcome", "kill_pair", "target", "curse_verb", "food_target",
         "poison", "arson", "menace", "know_where", "revenge", "fall", "jump_now", "hoard", "med_bare", "life_obj",
         "reject", "alone_go",
+        # Slots composed order-free within a clause (rules.yml `compose`): readiness, presence and signs.
+        "ready", "now", "injury", "ongoing", "giving_away", "at_door", "lack", "self_at", "message_last",
+        # Context: negation and the past (a cue they stand before counts as yellow at most), answers.
+        "negation", "past", "resolved", "affirm", "deny",
+        "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour",
     }
 )  # fmt: skip
+# The screening steps the bot asks in the Columbia order; an answer to one arrives as the role ``asked_<step>``.
+SCREENING_STEPS: tuple[str, ...] = ("thoughts", "method", "intent", "plan", "behaviour")
 # Context roles change how other cues read; they carry no risk category of their own.
 UNCATEGORISED_ROLES: frozenset[str] = frozenset({"info", "hyperbole"})
 LANGS: frozenset[str] = frozenset({"zh", "en"})
-SCOPES: frozenset[str] = frozenset({"near", "message", "conversation"})
+SCOPES: frozenset[str] = frozenset({"near", "clause", "message", "conversation"})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _ALREADY_FOLDED = re.compile(r"[a-z']+(?: [a-z']+)*")
 _STUTTER = re.compile(r"([a-z])\1\1")
@@ -63,11 +70,15 @@ class CueEntry:
     topic: bool
     source: str
     line: int | None
+    # ``word: true``: counts only as a whole word of the message (a segmenter says where words are): 死 in 我想死,
+    # not in 死水; 杀 in 杀了他, not in 自杀. For characters that are everyday parts of unrelated words.
+    word: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """Cues of every group present together (within ``scope``) raise the message to ``level``."""
+    """Cues of every group present together (within ``scope``) raise the message to ``level``; with ``at_least``,
+    also that many different roles of ``any_of`` (slots counted order-free, e.g. two signs of imminence)."""
 
     id: str
     groups: tuple[frozenset[str], ...]
@@ -77,6 +88,8 @@ class Rule:
     window: int
     ordered: bool
     note: str
+    any_of: frozenset[str] = frozenset()
+    at_least: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +159,7 @@ def parse_lexicon_document(source: str, document: Any, normalize: Callable[[str]
 def _parse_entry(
     raw: Mapping[str, Any], lang: str, default_category: Any, source: str, normalize: Callable[[str], str]
 ) -> CueEntry:
-    _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category"}, source, "entry")
+    _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category", "word"}, source, "entry")
     entry_id = _require(raw, "id", source, str)
     if not set(entry_id) <= _ID_CHARS:
         raise ContentError(source, line_of(raw), f"id {entry_id!r} may only use a-z, 0-9, '_', '.', '-'")
@@ -182,6 +195,9 @@ def _parse_entry(
     topic = raw.get("topic", False)
     if not isinstance(topic, bool):
         raise ContentError(source, line_of(raw), f"{entry_id}: topic must be true or false")
+    word = raw.get("word", False)
+    if not isinstance(word, bool):
+        raise ContentError(source, line_of(raw), f"{entry_id}: word must be true or false")
     note = raw.get("note", "")
     return CueEntry(
         id=entry_id,
@@ -194,6 +210,7 @@ def _parse_entry(
         topic=topic,
         source=source,
         line=line_of(raw),
+        word=word,
     )
 
 
@@ -206,45 +223,57 @@ def parse_rules_document(source: str, document: Any) -> list[Rule]:
     for raw in document["rules"]:
         if not isinstance(raw, Mapping):
             raise ContentError(source, line_of(document["rules"]), "each rule is a mapping")
-        _check_fields(raw, {"id", "all", "level", "category", "scope", "window", "ordered", "note"}, source, "rule")
-        rule_id = _require(raw, "id", source, str)
-        groups_raw = _require(raw, "all", source, list)
-        if len(groups_raw) < 2:
-            raise ContentError(source, line_of(raw), f"{rule_id}: 'all' needs at least two role groups")
-        groups = []
-        for group in groups_raw:
-            members = [group] if isinstance(group, str) else group
-            if not isinstance(members, Sequence) or not members:
-                raise ContentError(source, line_of(raw), f"{rule_id}: each group is a role or a list of roles")
-            unknown = [role for role in members if role not in ROLES]
-            if unknown:
-                raise ContentError(source, line_of(raw), f"{rule_id}: unknown role(s) {', '.join(map(str, unknown))}")
-            groups.append(frozenset(members))
-        scope = raw.get("scope", "message")
-        if scope not in SCOPES:
-            raise ContentError(
-                source, line_of(raw), f"{rule_id}: scope {scope!r} is not one of {', '.join(sorted(SCOPES))}"
-            )
-        window = raw.get("window", 12)
-        if not isinstance(window, int) or window < 1:
-            raise ContentError(source, line_of(raw), f"{rule_id}: window must be a positive number of characters")
-        category = _category(_require(raw, "category", source, str), source, raw)
-        ordered = raw.get("ordered", False)
-        if not isinstance(ordered, bool) or (ordered and scope != "near"):
-            raise ContentError(source, line_of(raw), f"{rule_id}: ordered is true or false, and only for scope near")
-        rules.append(
-            Rule(
-                id=rule_id,
-                groups=tuple(groups),
-                level=_level(_require(raw, "level", source, str), source, raw),
-                category=category,
-                scope=scope,
-                window=window,
-                ordered=ordered,
-                note=str(raw.get("note", "")),
-            )
-        )
+        rules.append(_parse_rule(raw, source))
     return rules
+
+
+def _parse_rule(raw: Mapping[str, Any], source: str) -> Rule:
+    fields = {"id", "all", "any_of", "at_least", "level", "category", "scope", "window", "ordered", "note"}
+    _check_fields(raw, fields, source, "rule")
+    rule_id = _require(raw, "id", source, str)
+    groups_raw, any_raw, at_least = raw.get("all", []), raw.get("any_of", []), raw.get("at_least", 0)
+    if not isinstance(groups_raw, list) or not isinstance(any_raw, list):
+        raise ContentError(source, line_of(raw), f"{rule_id}: 'all' and 'any_of' are lists")
+    if not isinstance(at_least, int) or at_least < 0 or bool(any_raw) != bool(at_least):
+        raise ContentError(source, line_of(raw), f"{rule_id}: 'any_of' and 'at_least' (a positive number) go together")
+    if at_least > len(any_raw):
+        raise ContentError(source, line_of(raw), f"{rule_id}: at_least {at_least} is more than any_of lists")
+    if len(groups_raw) + (1 if at_least else 0) < 2 and at_least < 2:
+        raise ContentError(source, line_of(raw), f"{rule_id}: a rule needs two role groups, or any_of with at_least 2")
+    groups = [_role_group(group, rule_id, source, raw) for group in groups_raw]
+    scope = raw.get("scope", "message")
+    if scope not in SCOPES:
+        raise ContentError(
+            source, line_of(raw), f"{rule_id}: scope {scope!r} is not one of {', '.join(sorted(SCOPES))}"
+        )
+    window = raw.get("window", 12)
+    if not isinstance(window, int) or window < 1:
+        raise ContentError(source, line_of(raw), f"{rule_id}: window must be a positive number of characters")
+    ordered = raw.get("ordered", False)
+    if not isinstance(ordered, bool) or (ordered and scope != "near"):
+        raise ContentError(source, line_of(raw), f"{rule_id}: ordered is true or false, and only for scope near")
+    return Rule(
+        id=rule_id,
+        groups=tuple(groups),
+        level=_level(_require(raw, "level", source, str), source, raw),
+        category=_category(_require(raw, "category", source, str), source, raw),
+        scope=scope,
+        window=window,
+        ordered=ordered,
+        note=str(raw.get("note", "")),
+        any_of=_role_group(any_raw, rule_id, source, raw) if any_raw else frozenset(),
+        at_least=at_least,
+    )
+
+
+def _role_group(group: Any, rule_id: str, source: str, raw: Mapping[str, Any]) -> frozenset[str]:
+    members = [group] if isinstance(group, str) else group
+    if not isinstance(members, Sequence) or not members:
+        raise ContentError(source, line_of(raw), f"{rule_id}: each group is a role or a list of roles")
+    unknown = [role for role in members if role not in ROLES]
+    if unknown:
+        raise ContentError(source, line_of(raw), f"{rule_id}: unknown role(s) {', '.join(map(str, unknown))}")
+    return frozenset(members)
 
 
 def parse_everyday_roles(source: str, document: Any) -> frozenset[str]:
@@ -279,7 +308,8 @@ def build_lexicon(
     if duplicates:
         raise ContentError(rules_source, None, f"rule id(s) used twice: {', '.join(duplicates)}")
     for rule in rules:
-        if all(group & everyday_roles for group in rule.groups):
+        startable = any(group.isdisjoint(everyday_roles) for group in rule.groups) or bool(rule.any_of - everyday_roles)
+        if not startable:
             raise ContentError(
                 rules_source, None, f"{rule.id}: every group has an everyday role, so nothing would ever start it"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import ahocorasick
@@ -39,7 +39,10 @@ def _is_symbol(term: str) -> bool:
     return len(term) == 1 and unicodedata.category(term) in {"So", "Sk"}
 
 
-_Payload = tuple[str, tuple[CueEntry, ...], bool, bool, int]
+# (term, entries, Latin at its start, Latin at its end, length - 1, counts only as a whole word)
+_Payload = tuple[str, tuple[CueEntry, ...], bool, bool, int, bool]
+# Whether the span [start, end) of the normalised text is made of whole words (a segmenter's answer).
+Aligned = Callable[[int, int], bool]
 
 
 def _automaton(payloads: dict[str, _Payload]) -> ahocorasick.Automaton | None:
@@ -52,7 +55,21 @@ def _automaton(payloads: dict[str, _Payload]) -> ahocorasick.Automaton | None:
     return automaton
 
 
-_Hit = tuple[int, int, str, tuple[CueEntry, ...]]
+_Hit = tuple[int, int, str, tuple[CueEntry, ...], bool]
+
+
+def _masks(hits: list[_Hit], aligned: Aligned) -> list[tuple[int, int]]:
+    """Spans of the hyperbole masks (a word-only mask must stand as words). A mask hides only the cues that lie
+    entirely inside it: a cue that reaches past it (死亡 across 痛死 in 无痛死亡) always counts."""
+    return [
+        (start, end)
+        for start, end, _, entries, gated in hits
+        if entries[0].role == "hyperbole" and (not gated or aligned(start, end))
+    ]
+
+
+def _has_han(term: str) -> bool:
+    return any(unicodedata.category(char) == "Lo" for char in term)
 
 
 class CueMatcher:
@@ -76,33 +93,40 @@ class CueMatcher:
                 if triggers is None or entry.id in triggers or entry.role == "hyperbole":
                     first_pass.add(term)
         payloads: dict[str, _Payload] = {
-            term: (term, tuple(found), is_latin_letter(term[0]), is_latin_letter(term[-1]), len(term) - 1)
+            term: (
+                term,
+                tuple(found),
+                is_latin_letter(term[0]),
+                is_latin_letter(term[-1]),
+                len(term) - 1,
+                _has_han(term) and any(e.word for e in found),
+            )
             for term, found in by_term.items()
         }
         self._first = _automaton({term: p for term, p in payloads.items() if term in first_pass})
         self._second = _automaton({term: p for term, p in payloads.items() if term not in first_pass})
         self._symbol_set = frozenset(self._symbols)
 
-    def scan(self, normalized: str, visible: str) -> list[Match] | None:
+    def scan(self, normalized: str, visible: str, aligned: Aligned) -> list[Match] | None:
         """All matches, or None when nothing but everyday words and hyperbole occur (nothing can follow)."""
         hits = _hits(self._first, normalized)
         symbols = self._symbol_set.intersection(visible) if self._symbol_set and not visible.isascii() else ()
         if not symbols:
-            masks = [(start, end) for start, end, _, entries in hits if entries[0].role == "hyperbole"]
+            masks = _masks(hits, aligned)
             if not any(
                 entries[0].role != "hyperbole" and not any(m0 <= start and end <= m1 for m0, m1 in masks)
-                for start, end, _, entries in hits
+                for start, end, _, entries, _ in hits
             ):
                 return None
-        return self._matches(hits + _hits(self._second, normalized), symbols)
+        return self._matches(hits + _hits(self._second, normalized), symbols, aligned)
 
-    def find(self, normalized: str, visible: str) -> list[Match]:
+    def find(self, normalized: str, visible: str, aligned: Aligned) -> list[Match]:
         """All matches in ``normalized`` not hidden by a hyperbole, plus symbol cues (emoji) anywhere in ``visible``."""
         symbols = self._symbol_set.intersection(visible) if self._symbol_set and not visible.isascii() else ()
-        return self._matches(_hits(self._first, normalized) + _hits(self._second, normalized), symbols)
+        return self._matches(_hits(self._first, normalized) + _hits(self._second, normalized), symbols, aligned)
 
-    def _matches(self, hits: list[_Hit], symbols: Iterable[str]) -> list[Match]:
-        masks = [(start, end) for start, end, _, entries in hits if entries[0].role == "hyperbole"]
+    def _matches(self, hits: list[_Hit], symbols: Iterable[str], aligned: Aligned) -> list[Match]:
+        masks = _masks(hits, aligned)
         if masks:
             # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
             hits = [
@@ -110,7 +134,14 @@ class CueMatcher:
                 for hit in hits
                 if hit[3][0].role == "hyperbole" or not any(m0 <= hit[0] and hit[1] <= m1 for m0, m1 in masks)
             ]
-        found = [Match(start, end, term, entry) for start, end, term, entries in hits for entry in entries]
+        # A word-only entry (死, 杀, 去死) counts only as a word of its own: not 死 in 死水 or the 杀 of 自杀. Only
+        # these and Chinese masks ask the segmenter, so most messages are never segmented.
+        found = [
+            Match(start, end, term, entry)
+            for start, end, term, entries, gated in hits
+            if not gated or aligned(start, end)
+            for entry in entries
+        ]
         for symbol in symbols:
             found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
         return found
@@ -121,9 +152,9 @@ def _hits(automaton: ahocorasick.Automaton | None, text: str) -> list[_Hit]:
     if automaton is None:
         return []
     hits: list[_Hit] = []
-    for last, (term, entries, latin_start, latin_end, extra) in automaton.iter(text):
+    for last, (term, entries, latin_start, latin_end, extra, gated) in automaton.iter(text):
         start = last - extra
         if (latin_start or latin_end) and not _bounded(text, start, last, latin_start, latin_end):
             continue
-        hits.append((start, last + 1, term, entries))
+        hits.append((start, last + 1, term, entries, gated))
     return hits

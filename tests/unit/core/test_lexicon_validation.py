@@ -59,7 +59,9 @@ def test_ids_must_be_unique_across_files():
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ({"all": [["ideation"]]}, "at least two"),
+        ({"all": [["ideation"]]}, "needs two role groups"),
+        ({"all": [["ideation"]], "any_of": ["time"], "at_least": 2}, "more than any_of"),
+        ({"any_of": ["time", "place"]}, "go together"),
         ({"all": [["ideation"], ["nonsense"]]}, "unknown role"),
         ({"scope": "week"}, "scope 'week'"),
         ({"window": 0}, "window"),

@@ -1,0 +1,89 @@
+"""Slot composition, word gating, negation and answers to the bot's questions, on a small lexicon."""
+
+from __future__ import annotations
+
+from bot.core.triage import Level
+
+from .lexicon_builder import make_engine
+
+SLOTS = [
+    {"id": "self", "role": "self", "level": "none", "category": "suicide", "terms": ["我"]},
+    {"id": "means", "role": "means", "level": "none", "category": "suicide", "terms": ["绳子", "药"]},
+    {"id": "ready", "role": "ready", "level": "none", "category": "suicide", "terms": ["准备好", "买好"]},
+    {"id": "now", "role": "now", "level": "none", "category": "suicide", "terms": ["现在"]},
+    {"id": "place", "role": "place", "level": "none", "category": "suicide", "terms": ["楼顶", "天台"]},
+    {"id": "ideation", "role": "ideation", "level": "orange", "category": "suicide", "terms": ["想死", "自杀"]},
+    {"id": "dying", "role": "dying", "level": "none", "category": "suicide", "terms": ["死"], "word": True},
+    {"id": "wish", "role": "wish", "level": "none", "category": "suicide", "terms": ["想要"]},
+    {"id": "killing", "role": "killing", "level": "none", "category": "harm_others", "terms": ["杀"], "word": True},
+    {"id": "other", "role": "other", "level": "none", "category": "harm_others", "terms": ["他"]},
+    {"id": "neg", "role": "negation", "level": "none", "category": "suicide", "terms": ["没有", "从来不"]},
+    {"id": "past", "role": "past", "level": "none", "category": "suicide", "terms": ["以前"]},
+    {"id": "ok", "role": "resolved", "level": "none", "category": "suicide", "terms": ["现在好多了"]},
+    {"id": "yes", "role": "affirm", "level": "none", "category": "suicide", "terms": ["有", "嗯"], "word": True},
+]
+RULES = [
+    {"id": "means_ready", "all": [["means"], ["ready"]], "scope": "clause", "level": "red", "category": "suicide"},
+    {
+        "id": "two_signs",
+        "all": [["self"]],
+        "any_of": ["now", "place", "means"],
+        "at_least": 2,
+        "scope": "clause",
+        "level": "red",
+        "category": "suicide",
+    },
+    {"id": "wish_death", "all": [["wish"], ["dying"]], "scope": "clause", "level": "orange", "category": "suicide"},
+    {
+        "id": "kill_him",
+        "all": [["killing"], ["other"]],
+        "scope": "clause",
+        "level": "orange",
+        "category": "harm_others",
+    },
+    {"id": "yes_thoughts", "all": [["asked_thoughts"], ["affirm"]], "level": "orange", "category": "suicide"},
+    {"id": "yes_plan", "all": [["asked_plan"], ["affirm"]], "level": "red", "category": "suicide"},
+]
+WORDS = ["自杀", "死水", "死机", "有点", "楼顶"]
+ENGINE = make_engine(SLOTS, RULES, everyday_roles={"self", "now", "affirm"}, words=WORDS)
+
+
+def level(text: str, **options: object) -> Level:
+    return ENGINE.assess(text, **options).level  # type: ignore[arg-type]
+
+
+def test_slots_compose_in_any_order_within_a_clause() -> None:
+    assert level("绳子准备好了") is Level.RED
+    assert level("我准备好绳子了") is Level.RED
+    assert level("准备好了，明天去买绳子") is Level.NONE  # two clauses: readiness is for something else
+
+
+def test_two_signs_said_of_oneself_make_red_and_one_does_not() -> None:
+    assert level("我现在在楼顶") is Level.RED
+    assert level("我在楼顶") is Level.NONE
+
+
+def test_a_word_only_cue_counts_only_as_a_word() -> None:
+    assert level("想要死") is Level.ORANGE
+    assert level("想要一潭死水") is Level.NONE
+    assert level("杀了他") is Level.ORANGE
+    assert level("他自杀了") is Level.ORANGE  # the ideation cue, not harm to others
+    assert "harm_others" not in ENGINE.assess("他自杀了").categories
+
+
+def test_a_negation_before_a_cue_lowers_it_to_yellow_and_never_to_nothing() -> None:
+    assert level("我没有想死") is Level.YELLOW
+    assert level("我从来不自杀") is Level.YELLOW
+    assert level("我想死") is Level.ORANGE
+
+
+def test_a_past_that_is_over_lowers_to_yellow_and_a_past_alone_does_not() -> None:
+    assert level("以前想死，现在好多了") is Level.YELLOW
+    assert level("以前想死") is Level.ORANGE
+
+
+def test_a_yes_to_the_bots_question_is_what_the_question_asked() -> None:
+    assert level("有", asked="thoughts") is Level.ORANGE
+    assert level("嗯", asked="plan") is Level.RED
+    assert level("有", asked=None) is Level.NONE
+    assert level("有点累", asked="thoughts") is Level.NONE  # 有 is part of 有点 here, not a yes
