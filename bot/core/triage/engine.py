@@ -19,7 +19,7 @@ HISTORY_LIMIT = 12
 # Roles that describe the context of a message rather than a risk in it.
 _CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole", "negation", "past", "resolved"})
 # A negation this close before a cue (我没有想死, 从来不会伤害自己) makes it a denial: yellow at most, never nothing.
-_NEGATION_REACH = 4
+_NEGATION_REACH = 2
 # Clauses end at sentence punctuation and where a connective starts another thought; slots compose within one.
 _CLAUSE_BREAK = re.compile(
     r"[。！？!?；;，,\n…~～]+|(?:但是|可是|不过|然后|结果|所以|因为|虽然)"
@@ -330,11 +330,24 @@ def _all_groups_present(rule: Rule, roles: AbstractSet[str]) -> bool:
 
 
 def _distinct_slots(rule: Rule, roles: AbstractSet[str], by_role: dict[str, list[Match]]) -> list[Match] | None:
-    """One match for each of ``at_least`` different roles of ``any_of`` (none needed: an empty list)."""
+    """Matches of ``at_least`` different roles of ``any_of``, each from different words (楼顶 is a place and a
+    height, but one sign, not two); an empty list when the rule counts no slots."""
     if not rule.at_least:
         return []
-    found = sorted(rule.any_of & roles)
-    return [by_role[role][0] for role in found] if len(found) >= rule.at_least else None
+    picked: list[Match] = []
+    for role in sorted(rule.any_of & roles):
+        for match in by_role[role]:
+            if all(_apart(match, other) for other in picked):
+                picked.append(match)
+                break
+    return picked if len(picked) >= rule.at_least else None
+
+
+def _apart(one: Match, other: Match) -> bool:
+    """Two matches from different words: positions that do not overlap (a cue without a position is its own)."""
+    if one.start == NO_POSITION or other.start == NO_POSITION:
+        return one.term != other.term
+    return one.end <= other.start or other.end <= one.start
 
 
 def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Reading) -> list[Match] | None:
@@ -367,9 +380,16 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
     resolved = any(m.entry.role == "resolved" for m in reading.matches)
     if not negations and not (pasts and resolved):
         return frozenset()
-    # A negation inside another cue (the 没 of 没勇气活下去) negates nothing.
+    # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
+    # (是不是, 会不会, 有没有: the same character on both sides).
     spans = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is not Level.NONE]
-    negations = [n for n in negations if not any(s < n.end and n.start < e for s, e in spans)]
+    text = reading.normalized
+    negations = [
+        n
+        for n in negations
+        if not any(s < n.end and n.start < e for s, e in spans)
+        and not (0 < n.start < len(text) - 1 and text[n.start - 1] == text[n.start + 1])
+    ]
     damped = set()
     for match in risk:
         if match.start == NO_POSITION:
