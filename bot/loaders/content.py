@@ -20,7 +20,7 @@ from bot.core.triage.lexicon import (
     parse_lexicon_document,
     parse_rules_document,
 )
-from bot.core.triage.normalize import normalize
+from bot.core.triage.normalize import dialect_fold, normalize
 from bot.loaders.yaml_source import load_yaml, parse_yaml, read_text
 
 LEXICON_LANGS = ("zh", "en")
@@ -31,6 +31,18 @@ def simplified_converter() -> Callable[[str], str]:
     converter = opencc.OpenCC("t2s")
     convert: Callable[[str], str] = converter.convert
     return convert
+
+
+def dialect_folder(risk_dir: Path, to_simplified: Callable[[str], str]) -> Callable[[str], str]:
+    """Traditional → Simplified, then the written-dialect words of ``dialect.yml`` folded to Mandarin."""
+    path = risk_dir / "dialect.yml"
+    if not path.is_file():
+        return to_simplified
+    document = load_yaml(path)
+    fold = document.get("fold") if isinstance(document, Mapping) else None
+    if not isinstance(fold, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in fold.items()):
+        raise ContentError(str(path), None, "dialect.yml needs a mapping 'fold' of word: Mandarin word")
+    return dialect_fold(dict(fold), to_simplified)
 
 
 def word_segmenter() -> Callable[[str], list[tuple[int, int]]]:
@@ -48,7 +60,7 @@ def load_triage(risk_dir: Path) -> TriageEngine:
     """Read and validate every lexicon file and the rules; errors name the file and line."""
     if not risk_dir.is_dir():
         raise ContentError(str(risk_dir), None, "risk lexicon folder not found")
-    to_simplified = simplified_converter()
+    to_simplified = dialect_folder(risk_dir, simplified_converter())
 
     def fold(term: str) -> str:
         return normalize(term, to_simplified)

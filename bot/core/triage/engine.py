@@ -17,9 +17,15 @@ from bot.core.triage.normalize import normalize, normalize_visible, visible_char
 # Only the recent past changes how a new message reads; older turns are the counselor's to weigh.
 HISTORY_LIMIT = 12
 # Roles that describe the context of a message rather than a risk in it.
-_CONTEXT_ROLES = frozenset({"third_party", "info", "hyperbole", "negation", "past", "resolved"})
+_CONTEXT_ROLES = frozenset(
+    {"third_party", "info", "hyperbole", "negation", "past", "resolved", "laugh", "serious", "deny"}
+)
+# Roles a laugh does not soften: happening now, a goodbye, or taking back what was said (开玩笑的 after 想死).
+_NOT_LAUGHED_AWAY = frozenset({"act", "farewell", "pact", "lethality", "danger", "retraction"})
 # A negation this close before a cue (我没有想死, 从来不会伤害自己) makes it a denial: yellow at most, never nothing.
 _NEGATION_REACH = 2
+# In English the negated words follow further on (never thought about hurting myself).
+_NEGATION_REACH_LATIN = 24
 # Clauses end at sentence punctuation and where a connective starts another thought; slots compose within one.
 _CLAUSE_BREAK = re.compile(
     r"[。！？!?；;，,\n…~～]+|(?:但是|可是|不过|然后|结果|所以|因为|虽然)"
@@ -115,11 +121,11 @@ class TriageEngine:
         # For each role, the rules it can start: only roles of a rule's groups without everyday words (the
         # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
+        # A group made only of everyday roles starts nothing; a group with one other role starts the rule from any
+        # of its roles (药 may complete 药 + 带着 as well as 安眠药 can).
         for index, rule in enumerate(lexicon.rules):
-            keys = [group for group in rule.groups if group.isdisjoint(lexicon.everyday_roles)]
-            if rule.any_of - lexicon.everyday_roles:
-                keys.append(rule.any_of - lexicon.everyday_roles)
-            for role in frozenset().union(*(keys or [*rule.groups, rule.any_of])):
+            keys = [group for group in (*rule.groups, rule.any_of) if group - lexicon.everyday_roles]
+            for role in frozenset().union(*keys):
                 self._rules_by_role.setdefault(role, []).append(index)
 
     @property
@@ -236,6 +242,8 @@ class TriageEngine:
             available = both if rule.scope == "conversation" else present
             if not _all_groups_present(rule, available):
                 continue
+            if rule.scope != "clause" and not rule.unless.isdisjoint(present):
+                continue
             if rule.scope == "clause":
                 used = _in_one_clause(rule, by_role, reading)
             else:
@@ -345,7 +353,7 @@ def _distinct_slots(rule: Rule, roles: AbstractSet[str], by_role: dict[str, list
 
 def _apart(one: Match, other: Match) -> bool:
     """Two matches from different words: positions that do not overlap (a cue without a position is its own)."""
-    if one.start == NO_POSITION or other.start == NO_POSITION:
+    if NO_POSITION in (one.start, other.start):
         return one.term != other.term
     return one.end <= other.start or other.end <= one.start
 
@@ -363,7 +371,7 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
         local = clauses[clause]
         for role, matches in anywhere.items():
             local.setdefault(role, []).extend(matches)
-        if not _all_groups_present(rule, local.keys()):
+        if not _all_groups_present(rule, local.keys()) or not rule.unless.isdisjoint(local.keys()):
             continue
         picked = [next(m for role in group if role in local for m in local[role]) for group in rule.groups]
         slots = _distinct_slots(rule, local.keys(), local)
@@ -378,8 +386,14 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
     negations = [m for m in reading.matches if m.entry.role == "negation"]
     pasts = [m for m in reading.matches if m.entry.role == "past"]
     resolved = any(m.entry.role == "resolved" for m in reading.matches)
-    if not negations and not (pasts and resolved):
+    roles = {m.entry.role for m in reading.matches}
+    laughing = "laugh" in roles and "serious" not in roles
+    if not negations and not (pasts and resolved) and not laughing:
         return frozenset()
+    if laughing:
+        # A thought said laughing (好想死啊哈哈哈, this wifi makes me want to die lol) is followed up quietly
+        # (yellow), never silenced; what is happening or said as goodbye is not laughed away.
+        return frozenset(id(m) for m in risk if m.entry.role not in _NOT_LAUGHED_AWAY)
     # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
     # (是不是, 会不会, 有没有: the same character on both sides).
     spans = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is not Level.NONE]
@@ -396,7 +410,9 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
             continue
         clause = reading.clause_of(match)
         if any(
-            reading.clause_of(n) == clause and n.end <= match.start <= n.end + _NEGATION_REACH for n in negations
+            reading.clause_of(n) == clause
+            and n.end <= match.start <= n.end + (_NEGATION_REACH_LATIN if n.term.isascii() else _NEGATION_REACH)
+            for n in negations
         ) or (resolved and any(reading.clause_of(p) == clause and p.end <= match.start for p in pasts)):
             damped.add(id(match))
     return frozenset(damped)

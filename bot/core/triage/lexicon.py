@@ -42,11 +42,13 @@ ROLES: frozenset[str] = frozenset(
         "ready", "now", "injury", "ongoing", "giving_away", "at_door", "lack", "self_at", "message_last",
         # Context: negation and the past (a cue they stand before counts as yellow at most), answers.
         "negation", "past", "resolved", "affirm", "deny",
-        "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour",
+        "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour", "asked_self_harm",
+        "asked_safe_now", "not_yet", "leisure", "sick", "stranger", "follows", "intimate_media", "leak_threat",
+        "demand", "touch", "private_body", "door_bang", "away_parents", "miss", "laugh", "serious",
     }
 )  # fmt: skip
 # The screening steps the bot asks in the Columbia order; an answer to one arrives as the role ``asked_<step>``.
-SCREENING_STEPS: tuple[str, ...] = ("thoughts", "method", "intent", "plan", "behaviour")
+SCREENING_STEPS: tuple[str, ...] = ("thoughts", "method", "intent", "plan", "behaviour", "self_harm", "safe_now")
 # Context roles change how other cues read; they carry no risk category of their own.
 UNCATEGORISED_ROLES: frozenset[str] = frozenset({"info", "hyperbole"})
 LANGS: frozenset[str] = frozenset({"zh", "en"})
@@ -90,6 +92,8 @@ class Rule:
     note: str
     any_of: frozenset[str] = frozenset()
     at_least: int = 0
+    # Roles that, present in the same scope, stop the rule (a place with 度假 or 看星星 is not a danger).
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +232,7 @@ def parse_rules_document(source: str, document: Any) -> list[Rule]:
 
 
 def _parse_rule(raw: Mapping[str, Any], source: str) -> Rule:
-    fields = {"id", "all", "any_of", "at_least", "level", "category", "scope", "window", "ordered", "note"}
+    fields = {"id", "all", "any_of", "at_least", "unless", "level", "category", "scope", "window", "ordered", "note"}
     _check_fields(raw, fields, source, "rule")
     rule_id = _require(raw, "id", source, str)
     groups_raw, any_raw, at_least = raw.get("all", []), raw.get("any_of", []), raw.get("at_least", 0)
@@ -263,6 +267,7 @@ def _parse_rule(raw: Mapping[str, Any], source: str) -> Rule:
         note=str(raw.get("note", "")),
         any_of=_role_group(any_raw, rule_id, source, raw) if any_raw else frozenset(),
         at_least=at_least,
+        unless=_role_group(raw["unless"], rule_id, source, raw) if raw.get("unless") else frozenset(),
     )
 
 
@@ -308,9 +313,9 @@ def build_lexicon(
     if duplicates:
         raise ContentError(rules_source, None, f"rule id(s) used twice: {', '.join(duplicates)}")
     for rule in rules:
-        startable = any(group.isdisjoint(everyday_roles) for group in rule.groups) or bool(rule.any_of - everyday_roles)
+        startable = any(group - everyday_roles for group in rule.groups) or bool(rule.any_of - everyday_roles)
         if not startable:
             raise ContentError(
-                rules_source, None, f"{rule.id}: every group has an everyday role, so nothing would ever start it"
+                rules_source, None, f"{rule.id}: every role is an everyday one, so nothing would ever start it"
             )
     return Lexicon(entries=tuple(seen.values()), rules=tuple(rules), everyday_roles=everyday_roles)

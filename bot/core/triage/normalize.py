@@ -62,3 +62,20 @@ def normalize(text: str, to_simplified: Callable[[str], str]) -> str:
 def is_latin_letter(char: str) -> bool:
     """True for a-z after case folding: the characters that form word boundaries for Latin-script terms."""
     return "a" <= char <= "z"
+
+
+def dialect_fold(words: dict[str, str], to_simplified: Callable[[str], str]) -> Callable[[str], str]:
+    """``to_simplified`` followed by replacing written-dialect words (longest first) with their Mandarin ones."""
+    if not words:
+        return to_simplified
+    pattern = re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)))
+    # Dialect words are all outside ASCII: plain-ASCII text (English, pinyin) skips the search.
+    first = frozenset(word[0] for word in words)
+
+    def convert(text: str) -> str:
+        simplified = to_simplified(text)
+        if simplified.isascii() or first.isdisjoint(simplified):
+            return simplified
+        return pattern.sub(lambda match: words[match.group()], simplified)
+
+    return convert
