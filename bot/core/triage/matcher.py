@@ -99,7 +99,7 @@ class CueMatcher:
                 is_latin_letter(term[0]),
                 is_latin_letter(term[-1]),
                 len(term) - 1,
-                _has_han(term) and any(e.word for e in found),
+                any(e.word for e in found) and _has_han(term),
             )
             for term, found in by_term.items()
         }
