@@ -88,19 +88,27 @@ class DialogueState:
     part: int = 0
     awaiting_share: bool = False
     awaiting_feedback: bool = False
+    # The screening questions the safety replies asked in this stretch of risk, in order; ``screening_pending``
+    # is the one the person's next message may be answering ("有", "yes"), which triage reads with it.
+    screening_asked: tuple[str, ...] = ()
+    screening_pending: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
         return {"form": self.form, "answers": [list(a) for a in self.answers], "article": self.article,
                 "part": self.part, "awaiting_share": self.awaiting_share,
-                "awaiting_feedback": self.awaiting_feedback}  # fmt: skip
+                "awaiting_feedback": self.awaiting_feedback, "screening_asked": list(self.screening_asked),
+                "screening_pending": self.screening_pending}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
         """The state stored by ``as_json``; unknown or missing keys fall back to the defaults."""
         answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
+        asked = tuple(str(step) for step in data.get("screening_asked", []) if isinstance(step, str))
+        pending = data.get("screening_pending")
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
-                   bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)))  # fmt: skip
+                   bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)), asked,
+                   pending if isinstance(pending, str) else None)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +196,16 @@ class Dialogue:
         for name, value in values.items():
             text = text.replace("{" + name + "}", value)
         return OutboundMessage(text.strip(), variation.buttons)
+
+    def support(self, text: str, state: DialogueState, who: Who) -> Turn | None:
+        """Support content for a worry (a yellow message): the article that best answers it, ready to read on.
+        Retrieval only, no NLU: it follows the safety reply without waiting on anything."""
+        hits = self._index.search(text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3)
+        if not hits:
+            return None
+        article = hits[0].article
+        reply = self._summary(article, [hit.article for hit in hits[1:3]], who.lang)
+        return Turn("support", [reply], replace(state, article=article.id, part=0))
 
     def respond(self, text: str, understood: Understanding, state: DialogueState, who: Who, hotlines: str) -> Turn:
         """The turn for one message (triage has already run; risky messages never reach here)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.content_error import ContentError, line_of
 from bot.core.hotlines import Hotline, HotlineDirectory
 from bot.core.triage.assessment import CATEGORIES, Assessment, Level
+from bot.core.triage.lexicon import SCREENING_STEPS as ANSWERABLE
 
 LANGS = ("zh", "en")
 # The Columbia screener's order: ask about thoughts before method, intent, plan and recent behaviour.
@@ -24,6 +25,8 @@ class SafetyReplies:
 
     texts: Mapping[str, Mapping[str, str]]
     screening: Mapping[str, Mapping[str, str]]
+    # The question a reply's own text ends on (``asks: safe_now`` for "are you safe right now?"), by key.
+    asks: Mapping[str, str] = field(default_factory=dict)
 
     def key_for(self, assessment: Assessment) -> str | None:
         """The reply key for an assessment: third-party guidance first, then the most urgent category."""
@@ -56,6 +59,26 @@ class SafetyReplies:
         if step is not None:
             text = f"{text}\n\n{self.screening[step][lang]}"
         return text
+
+    def question(self, assessment: Assessment, asked: Sequence[str] = ()) -> str | None:
+        """The question the reply ``compose`` gives ends on: its screening step, else what its text asks."""
+        key = self.key_for(assessment)
+        if key is None:
+            return None
+        return next_screening_step(assessment, asked) or self.asks.get(key)
+
+
+def screening_after(
+    replies: SafetyReplies, assessment: Assessment, asked: tuple[str, ...], *, replied: bool
+) -> tuple[tuple[str, ...], str | None]:
+    """Where screening stands after a message: the steps asked so far and the one now awaiting an answer. A message
+    with no risk ends the stretch; a reply held back (a counselor has the conversation) asks nothing."""
+    if assessment.level is Level.NONE:
+        return (), None
+    step = replies.question(assessment, asked) if replied else None
+    if step is None:
+        return asked, None
+    return (asked if step in asked else (*asked, step)), step
 
 
 def format_hotlines(hotlines: Sequence[Hotline], lang: str) -> str:
@@ -91,6 +114,7 @@ def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
     if not isinstance(replies, list) or not isinstance(screening, list):
         raise ContentError(source, line_of(document), "expected lists under 'replies' and 'screening'")
     texts: dict[str, dict[str, str]] = {}
+    asks: dict[str, str] = {}
     valid_levels = {level.value for level in Level if level is not Level.NONE}
     for raw in replies:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("key"), str):
@@ -102,11 +126,19 @@ def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
         if key in texts:
             raise ContentError(source, line_of(raw), f"{key}: defined twice")
         texts[key] = _bilingual(raw, source, key)
+        if "asks" in raw:
+            if raw["asks"] not in ANSWERABLE:
+                raise ContentError(source, line_of(raw), f"{key}: asks must be one of {', '.join(ANSWERABLE)}")
+            asks[key] = raw["asks"]
         if level in {"red", "orange"} and any(PLACEHOLDER not in text for text in texts[key].values()):
             raise ContentError(source, line_of(raw), f"{key}: red and orange replies must contain {PLACEHOLDER}")
     missing = [key for key in REQUIRED_KEYS if key not in texts]
     if missing:
         raise ContentError(source, None, f"missing required repl(ies): {', '.join(missing)}")
+    return SafetyReplies(texts, _screening(source, screening), asks)
+
+
+def _screening(source: str, screening: list[Any]) -> dict[str, dict[str, str]]:
     steps: dict[str, dict[str, str]] = {}
     for raw in screening:
         step = raw.get("step") if isinstance(raw, Mapping) else None
@@ -117,4 +149,4 @@ def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
         raise ContentError(
             source, line_of(screening), f"screening must list {', '.join(SCREENING_STEPS)} in that order"
         )
-    return SafetyReplies(texts, steps)
+    return steps

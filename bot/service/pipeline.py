@@ -27,7 +27,7 @@ from bot.core.dialogue import (
     Who,
 )
 from bot.core.messages import Button, InboundMessage, OutboundMessage, StoredOutbound
-from bot.core.safety_replies import format_hotlines
+from bot.core.safety_replies import format_hotlines, screening_after
 from bot.core.triage.assessment import Assessment, Level
 from bot.core.triage.engine import HISTORY_LIMIT
 from bot.core.understanding import Understanding
@@ -78,6 +78,8 @@ class _Triage:
 
     assessment: Assessment
     history: list[str] | None
+    # The screening question the message may be answering, as it stood when it was read.
+    pending: str | None = None
 
 
 @dataclass(slots=True)
@@ -142,13 +144,15 @@ class MessagePipeline:
         key = (inbound.channel, inbound.user_external_id)
         person = rt.people.get(key)
         history = rt.people.history(person.conversation_id) if person is not None else None
-        assessment = self._assess(inbound.text, history or [])
+        state = rt.people.state(person.conversation_id) if person is not None else None
+        pending = state.screening_pending if state is not None else None
+        assessment = self._assess(inbound.text, history or [], pending)
         # NLU only for what triage found nothing in: a risky message never waits on it (nor on Rasa).
         understood = await self._understand(inbound.text) if assessment.level is Level.NONE else None
         # Inline under the deadline. Waits that end at once when cancelled (the person's turn, a group commit) are
         # awaited directly; database transactions run detached (``_detached``), so the deadline never waits on
         # their unwinding. Each hand-over to a task costs a turn of a busy loop, so the common path has none.
-        triage = _Triage(assessment, history)
+        triage = _Triage(assessment, history, pending)
         deadline = asyncio.timeout_at(started + rt.settings.store_deadline)
         try:
             async with deadline:
@@ -171,6 +175,7 @@ class MessagePipeline:
             triage.assessment,
             understood,
             person=person,
+            asked=state.screening_asked if state is not None else (),
             received=received,
             replies_delivered=replies_delivered,
             reason=reason,
@@ -178,9 +183,9 @@ class MessagePipeline:
         rt.metrics.reply_seconds.labels(outcome.assessment.level.value).observe(loop.time() - started)
         return outcome
 
-    def _assess(self, text: str, history: list[str]) -> Assessment:
+    def _assess(self, text: str, history: list[str], asked: str | None = None) -> Assessment:
         try:
-            return self._rt.triage.assess(text, history=history)
+            return self._rt.triage.assess(text, history=history, asked=asked)
         except Exception:
             self._rt.metrics.errors.labels("triage").inc()
             log.exception("triage failed; the message goes to a counselor as yellow", extra={"event": "triage_failed"})
@@ -243,8 +248,11 @@ class MessagePipeline:
             waiting = [entry.inbound.text for _seq, entry in rt.journal.of_person(key)]
             cached = self._cached_history(key)
             seen = [*(cached if cached is not None else triage.history or []), *waiting][-HISTORY_LIMIT:]
-            if seen != (triage.history or []):
-                triage.assessment = _stronger(triage.assessment, self._assess(inbound.text, seen))
+            # The message before this one may have been answered with a question meanwhile.
+            state = self._cached_state(key)
+            pending = state.screening_pending if state is not None else triage.pending
+            if seen != (triage.history or []) or pending != triage.pending:
+                triage.assessment = _stronger(triage.assessment, self._assess(inbound.text, seen, pending))
             if waiting:
                 await self._replay_person(key)
             # None (forgotten meanwhile by a failure or a counselor action): the full path reads the store's.
@@ -260,6 +268,10 @@ class MessagePipeline:
     def _cached_history(self, key: tuple[str, str]) -> list[str] | None:
         person = self._rt.people.get(key)
         return None if person is None else self._rt.people.history(person.conversation_id)
+
+    def _cached_state(self, key: tuple[str, str]) -> DialogueState | None:
+        person = self._rt.people.get(key)
+        return None if person is None else self._rt.people.state(person.conversation_id)
 
     async def _process(
         self,
@@ -310,8 +322,11 @@ class MessagePipeline:
             person = await self._person(session, inbound, now)
             assessment = early
             if not history_known:
-                # Read after a restart or a forget: the conversation may say more than the message alone.
-                assessment = _stronger(early, self._assess(inbound.text, await self._history(session, person)))
+                # Read after a restart or a forget: the conversation may say more than the message alone, and
+                # the message may answer the question the last reply asked.
+                history = await self._history(session, person)
+                pending = (await self._dialogue_state(session, person)).screening_pending
+                assessment = _stronger(early, self._assess(inbound.text, history, pending))
             work = _Txn(session, person, now)
             outcome = await self._store(
                 work,
@@ -391,7 +406,9 @@ class MessagePipeline:
         state = rt.people.state(person.conversation_id)
         if rt.people.history(person.conversation_id) is None or state is None:
             return None
-        turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person), self._hotlines(person))
+        # A message with no risk ends a stretch of screening questions.
+        screened = replace(state, screening_asked=(), screening_pending=None)
+        turn = rt.dialogue.respond(inbound.text, understood, screened, self._who(person), self._hotlines(person))
         if turn.effects:
             return None
         now = rt.clock()
@@ -504,17 +521,20 @@ class MessagePipeline:
         rt = self._rt
         session, person, now = work.session, work.person, work.now
         held = person.handoff_case_id is not None
-        outgoing: list[OutboundMessage] = []
-        safety = self._safety_reply(assessment, person.lang, person.region)
-        if sent is not None:
-            outgoing.extend(sent.replies)
-        elif safety is not None and (assessment.level is not Level.YELLOW or not held):
-            outgoing.append(safety)
+        # A replayed entry's replies went out already: its screening question was not remembered (the store was
+        # down), so the state is left as it is.
+        state = await self._dialogue_state(session, person) if sent is None else None
+        screened: DialogueState | None = None
+        if state is not None:
+            outgoing, screened = self._risk_replies(inbound, assessment, state, self._who(person), held=held)
+        else:
+            outgoing = list(sent.replies) if sent is not None else []
         turn: Turn | None = None
-        if sent is None and not held and safety is None:
-            state = await self._dialogue_state(session, person)
+        if screened is not None and not held and (assessment.level is Level.NONE or _fills_form(assessment, state)):
             plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
-            turn = rt.dialogue.respond(inbound.text, understood, state, self._who(person, plan), self._hotlines(person))
+            turn = rt.dialogue.respond(
+                inbound.text, understood, screened, self._who(person, plan), self._hotlines(person)
+            )
             outgoing.extend(turn.replies)
 
         stored = await message_store.insert_exchange(
@@ -530,6 +550,10 @@ class MessagePipeline:
         case = await self._update_case(work, message_id, assessment)
         if turn is not None:
             await self._carry_out(work, turn, case, message_id)
+        final = turn.state if turn is not None else screened
+        if final is not None and final != state:
+            await dialogue_store.save_state(session, rt.cipher, person.conversation_id, final.as_json(), now)
+            work.dialogue_state = final
         elif sent is not None and sent.wants_counselor and case is None and person.open_case_id is None:
             await self._open_case(work, Level.YELLOW, (REQUEST_CATEGORY,), message_id)
         if held and person.handoff_case_id is not None:
@@ -566,10 +590,6 @@ class MessagePipeline:
                 shared = await dialogue_store.set_plan_shared(session, person.user_id, effect.share, now)
                 if shared and effect.share and person.open_case_id is not None:
                     await case_store.add_event(session, rt.cipher, person.open_case_id, "plan_shared", now)
-        state = rt.people.state(person.conversation_id)
-        if turn.state != state:
-            await dialogue_store.save_state(session, rt.cipher, person.conversation_id, turn.state.as_json(), now)
-            work.dialogue_state = turn.state
 
     async def _update_case(self, work: _Txn, message_id: int, assessment: Assessment) -> Case | None:
         rt = self._rt
@@ -626,8 +646,30 @@ class MessagePipeline:
         work.events.append(("case.opened", case_summary(case)))
         return case
 
-    def _safety_reply(self, assessment: Assessment, lang: str, region: str) -> OutboundMessage | None:
-        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region)
+    def _risk_replies(
+        self, inbound: InboundMessage, assessment: Assessment, state: DialogueState, who: Who, *, held: bool
+    ) -> tuple[list[OutboundMessage], DialogueState]:
+        """The safety reply (none for level none; none at yellow while a counselor has the conversation), the
+        support content that follows one at yellow, and where screening stands after them."""
+        if _fills_form(assessment, state):
+            return [], state
+        safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked)
+        replied = safety is not None and (assessment.level is not Level.YELLOW or not held)
+        asked, pending = screening_after(self._rt.safety, assessment, state.screening_asked, replied=replied)
+        state = replace(state, screening_asked=asked, screening_pending=pending)
+        if safety is None or not replied:
+            return [], state
+        if assessment.level is Level.YELLOW:
+            # Yellow offers support content: the article for the worry follows the reply.
+            support = self._rt.dialogue.support(inbound.text, state, who)
+            if support is not None:
+                return [safety, *support.replies], support.state
+        return [safety], state
+
+    def _safety_reply(
+        self, assessment: Assessment, lang: str, region: str, asked: tuple[str, ...] = ()
+    ) -> OutboundMessage | None:
+        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region, asked)
         if text is None:
             return None
         buttons: tuple[Button, ...] = ()
@@ -649,6 +691,7 @@ class MessagePipeline:
         understood: Understanding | None,
         *,
         person: Person | None,
+        asked: tuple[str, ...],
         received: datetime,
         replies_delivered: bool,
         reason: str,
@@ -662,7 +705,7 @@ class MessagePipeline:
         region = person.region if person is not None else inbound.profile.region or rt.settings.default_region
         try:
             replies, wants_counselor = self._answer_unstored(
-                inbound, assessment, understood, person, lang=lang, region=region
+                inbound, assessment, understood, person, lang=lang, region=region, asked=asked
             )
         except Exception:
             rt.metrics.errors.labels("reply").inc()
@@ -691,18 +734,19 @@ class MessagePipeline:
         *,
         lang: str,
         region: str,
+        asked: tuple[str, ...],
     ) -> tuple[list[OutboundMessage], bool]:
         """The replies without the store, and whether the person asked for a counselor."""
         rt = self._rt
-        safety = self._safety_reply(assessment, lang, region)
-        if safety is not None:
+        who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student", region=region)
+        risky, _state = self._risk_replies(inbound, assessment, DialogueState(screening_asked=asked), who, held=False)
+        if risky:
             if assessment.level in {Level.RED, Level.ORANGE}:
                 rt.metrics.safety_replies.labels(assessment.level.value).inc()
-            return [safety], False
+            return risky, False
         if person is not None and person.handoff_case_id is not None:
             return [], False  # a counselor holds the conversation: the message is relayed once it is stored
         state = (rt.people.state(person.conversation_id) if person is not None else None) or DialogueState()
-        who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student")
         turn = rt.dialogue.respond(inbound.text, understood or _UNSURE, state, who, self._listing(lang, region))
         wants_counselor = any(isinstance(effect, RequestCounselor) for effect in turn.effects)
         saves = [effect for effect in turn.effects if not isinstance(effect, RequestCounselor)]
@@ -786,6 +830,12 @@ class MessagePipeline:
         if messages:
             async with self._rt.db.transaction() as session:
                 await message_store.mark_delivered(session, [m.id for m in messages], self._rt.clock())
+
+
+def _fills_form(assessment: Assessment, state: DialogueState | None) -> bool:
+    """A worry written as an answer in a form (a warning sign in one's safety plan: "睡不着的时候") is the form's
+    answer, not a new message to reply to; red and orange still interrupt it."""
+    return assessment.level is Level.YELLOW and state is not None and state.form is not None
 
 
 def _stronger(first: Assessment, second: Assessment) -> Assessment:

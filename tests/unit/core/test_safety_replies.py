@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.content_error import ContentError
 from bot.core.hotlines import parse_hotlines
-from bot.core.safety_replies import next_screening_step, parse_safety_replies
+from bot.core.safety_replies import next_screening_step, parse_safety_replies, screening_after
 from bot.core.triage import Assessment, Level
 
 
@@ -107,4 +107,33 @@ def test_invalid_files_are_rejected_with_a_reason(mutate, message):
     doc = copy.deepcopy(DOC)
     mutate(doc)
     with pytest.raises(ContentError, match=message):
+        parse_safety_replies("r.yml", doc)
+
+
+def test_the_question_a_reply_ends_on():
+    doc = copy.deepcopy(DOC)
+    doc["replies"][0]["asks"] = "safe_now"
+    replies = parse_safety_replies("r.yml", doc)
+    distress = Assessment(Level.YELLOW, ("distress",))
+    assert replies.question(distress) == "thoughts"
+    assert replies.question(distress, ("thoughts",)) == "method"
+    assert replies.question(Assessment(Level.RED, ("suicide",))) == "safe_now"
+    assert replies.question(Assessment(Level.ORANGE, ("abuse",))) is None
+    assert replies.question(Assessment(Level.NONE)) is None
+
+
+def test_screening_moves_on_and_ends_with_a_message_without_risk(replies):
+    distress = Assessment(Level.YELLOW, ("distress",))
+    assert screening_after(replies, distress, (), replied=True) == (("thoughts",), "thoughts")
+    suicide = Assessment(Level.ORANGE, ("suicide",))
+    assert screening_after(replies, suicide, ("thoughts",), replied=True) == (("thoughts", "method"), "method")
+    # A reply held back (a counselor has the conversation) asks nothing.
+    assert screening_after(replies, distress, ("thoughts",), replied=False) == (("thoughts",), None)
+    assert screening_after(replies, Assessment(Level.NONE), ("thoughts", "method"), replied=True) == ((), None)
+
+
+def test_an_unknown_question_is_refused_with_its_line():
+    doc = copy.deepcopy(DOC)
+    doc["replies"][0]["asks"] = "how_are_you"
+    with pytest.raises(ContentError, match="asks must be one of"):
         parse_safety_replies("r.yml", doc)
