@@ -80,6 +80,8 @@ async def build_runtime(
 ) -> Runtime:
     """Load and validate all content, open the database and bring its schema up to date."""
     content = content or load_content(settings)
+    # Before serving: the first risky message must not be the one that waits for a dictionary to load.
+    content.triage.warm_up()
     cipher = cipher_for(settings)
     db = Database(create_engine(database_url(settings), deadline=settings.store_deadline))
     await upgrade(db.engine, cipher=cipher)

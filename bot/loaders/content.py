@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -61,6 +63,38 @@ def word_segmenter() -> Callable[[str], list[tuple[int, int]]]:
     return segment
 
 
+def pinyin_readings() -> Callable[[], Mapping[str, tuple[str, ...]]]:
+    """Each Chinese character's toneless pinyin readings, from pypinyin's character table (read on first use,
+    ~40 ms; the table file alone, without pypinyin's phrase dictionaries)."""
+    table: list[dict[str, tuple[str, ...]]] = []
+
+    def readings() -> Mapping[str, tuple[str, ...]]:
+        if not table:
+            spec = importlib.util.find_spec("pypinyin")
+            if spec is None or spec.origin is None:
+                raise ContentError("pypinyin", None, "pypinyin is not installed")
+            path = Path(spec.origin).parent / "pinyin_dict.py"
+            module_spec = importlib.util.spec_from_file_location("_xinqiao_pinyin_dict", path)
+            if module_spec is None or module_spec.loader is None:
+                raise ContentError(str(path), None, "pypinyin's character table is missing")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+            table.append({chr(code): _toneless(found) for code, found in module.pinyin_dict.items()})
+        return table[0]
+
+    return readings
+
+
+def _toneless(readings: str) -> tuple[str, ...]:
+    found = []
+    for reading in readings.split(","):
+        decomposed = unicodedata.normalize("NFD", reading.replace("ü", "v"))
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+        if plain.isascii() and plain.isalpha() and plain not in found:
+            found.append(plain)
+    return tuple(found)
+
+
 def load_triage(risk_dir: Path) -> TriageEngine:
     """Read and validate every lexicon file and the rules; errors name the file and line."""
     if not risk_dir.is_dir():
@@ -85,7 +119,10 @@ def load_triage(risk_dir: Path) -> TriageEngine:
     rules = parse_rules_document(str(rules_path), rules_document)
     everyday = parse_everyday_roles(str(rules_path), rules_document)
     return TriageEngine(
-        build_lexicon(entry_lists, rules, everyday, str(rules_path)), to_simplified, segment=word_segmenter()
+        build_lexicon(entry_lists, rules, everyday, str(rules_path)),
+        to_simplified,
+        segment=word_segmenter(),
+        readings=pinyin_readings(),
     )
 
 

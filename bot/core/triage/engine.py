@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -13,6 +13,7 @@ from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
 from bot.core.triage.lexicon import SCREENING_STEPS, CueEntry, Lexicon, Rule
 from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match
 from bot.core.triage.normalize import normalize, normalize_visible, visible_characters
+from bot.core.triage.pinyin import looks_like_pinyin, pinyin_entries, respace
 
 # Only the recent past changes how a new message reads; older turns are the counselor's to weigh.
 HISTORY_LIMIT = 12
@@ -35,6 +36,8 @@ _CLAUSE_BREAK = re.compile(
 _PARTICLES = frozenset("吧了啊呀啦吗呢嘛哦")
 # A function that cuts text into words: (start, end) of each, covering the text.
 Segmenter = Callable[[str], list[tuple[int, int]]]
+# Each Chinese character's toneless pinyin readings, most common first; loaded when a pinyin message first comes.
+Readings = Callable[[], Mapping[str, tuple[str, ...]]]
 # Cues that no question-asking context can explain away: something is happening or about to.
 _UNDENIABLE_ROLES = frozenset({"act", "farewell", "pact", "lethality", "danger"})
 _FIRST_PERSON = re.compile(r"我|(?<![a-z])(?:i|i'm|im|me|myself|my)(?![a-z])")
@@ -100,10 +103,18 @@ class _Words:
 class TriageEngine:
     """Assesses messages against one lexicon; pure and deterministic, safe to share."""
 
-    def __init__(self, lexicon: Lexicon, to_simplified: Callable[[str], str], segment: Segmenter | None = None) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        to_simplified: Callable[[str], str],
+        segment: Segmenter | None = None,
+        readings: Readings | None = None,
+    ) -> None:
         self._lexicon = lexicon
         self._to_simplified = to_simplified
         self._segment = segment
+        self._readings = readings
+        self._pinyin_matcher: CueMatcher | None = None
         # What the bot last asked arrives as a cue of its own (role asked_<step>), so that rules compose it.
         self._asked = {
             step: Match(
@@ -128,6 +139,22 @@ class TriageEngine:
             for role in frozenset().union(*keys):
                 self._rules_by_role.setdefault(role, []).append(index)
 
+    def warm_up(self) -> None:
+        """Load now what is otherwise loaded on first need (the segmenter's dictionary, the pinyin reading), so
+        that the first message needing them does not wait for it."""
+        if self._segment is not None:
+            self._segment("我想死")
+        if self._readings is not None:
+            self._pinyin()
+
+    def _pinyin(self) -> CueMatcher:
+        if self._pinyin_matcher is None:
+            assert self._readings is not None
+            lexicon = self._lexicon
+            twins = pinyin_entries(lexicon.entries, self._readings())
+            self._pinyin_matcher = CueMatcher((*lexicon.entries, *twins), _trigger_entries(lexicon))
+        return self._pinyin_matcher
+
     @property
     def lexicon(self) -> Lexicon:
         """The lexicon this engine matches against."""
@@ -140,12 +167,17 @@ class TriageEngine:
     def _read(self, text: str, *, full: bool = False) -> _Reading:
         visible = visible_characters(text)
         normalized = normalize_visible(visible, self._to_simplified)
-        aligned = _Words(normalized, self._segment).aligned
-        found = (
-            self._matcher.find(normalized, visible, aligned)
-            if full
-            else self._matcher.scan(normalized, visible, aligned)
-        )
+        if self._readings is not None and looks_like_pinyin(normalized):
+            # Chinese typed in pinyin: read with every Chinese cue spelled in pinyin, syllables spaced out.
+            normalized = respace(normalized)
+            found: list[Match] | None = self._pinyin().find(normalized, visible, _Words(normalized, None).aligned)
+        else:
+            aligned = _Words(normalized, self._segment).aligned
+            found = (
+                self._matcher.find(normalized, visible, aligned)
+                if full
+                else self._matcher.scan(normalized, visible, aligned)
+            )
         if not found:
             return _Reading(normalized, ())
         starts = (0, *(m.end() for m in _CLAUSE_BREAK.finditer(normalized)))

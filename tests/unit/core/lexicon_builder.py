@@ -39,6 +39,7 @@ def make_engine(
     rules: list[dict[str, Any]] | None = None,
     everyday_roles: set[str] | None = None,
     words: list[str] | None = None,
+    readings: dict[str, tuple[str, ...]] | None = None,
 ) -> TriageEngine:
     zh = [e for e in entries if e.get("lang", "zh") == "zh"]
     en = [e for e in entries if e.get("lang") == "en"]
@@ -52,4 +53,5 @@ def make_engine(
         build_lexicon(parsed, parsed_rules, frozenset(everyday_roles or ())),
         to_simplified,
         segment=segment_by_table(words or []),
+        readings=(lambda: readings) if readings is not None else None,
     )
