@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import sys
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
 from bot.core.triage import Level  # noqa: E402
+from bot.core.triage.scoring import Confusion  # noqa: E402
 from bot.loaders.content import load_triage  # noqa: E402
 
-LEVELS = [Level.NONE, Level.YELLOW, Level.ORANGE, Level.RED]
 DATA = ROOT / "tests" / "data"
 LABELLED = DATA / "triage_labelled.yml"
 DEVELOPMENT = DATA / "triage_development.yml"  # older scheme: self / others / victim / none
@@ -73,24 +72,11 @@ def items_of(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def recall_at_least(matrix: Counter[tuple[Level, Level]], level: Level) -> float:
-    """Share of items labelled ``level`` that were assessed at that level or higher."""
-    total = sum(n for (exp, _), n in matrix.items() if exp is level)
-    caught = sum(n for (exp, pred), n in matrix.items() if exp is level and pred.rank >= level.rank)
-    return caught / total if total else float("nan")
-
-
-def print_matrix(matrix: Counter[tuple[Level, Level]]) -> None:
-    print(f"{'expected/got':>16}" + "".join(f"{lv.value:>8}" for lv in LEVELS) + "   total")
-    for exp in LEVELS:
-        row = [matrix[(exp, pred)] for pred in LEVELS]
-        print(f"{exp.value:>16}" + "".join(f"{n:>8}" for n in row) + f"{sum(row):>8}")
-
-
 def score_levels(
     classify: Classify, items: Iterable[dict[str, Any]], *, show: int = 0, name: str = ""
 ) -> dict[str, float]:
-    """Confusion matrix, recall per level, red exactness and false alarms of a level-labelled set."""
+    """Confusion matrix, recall per level, red exactness and false alarms of a level-labelled set (the same figures
+    as ``xinqiao lexicon test``, from ``bot.core.triage.scoring``)."""
     pairs, misses = [], []
     for item in items:
         expected = Level(str(item["level"]))
@@ -101,25 +87,17 @@ def score_levels(
         alarm = expected is Level.NONE and got.rank >= Level.ORANGE.rank
         if under or alarm:
             misses.append(f"  {expected.value:>6} → {got.value:<6} {item['text']}")
-    matrix = Counter(pairs)
+    matrix = Confusion.of(pairs)
     if name:
         print(f"\n== {name} ==")
-    print_matrix(matrix)
-    benign = sum(n for (exp, _), n in matrix.items() if exp is Level.NONE)
-    reds = sum(n for (exp, _), n in matrix.items() if exp is Level.RED)
+    print("\n".join(matrix.table()))
     scores = {
-        "red_exact": matrix[(Level.RED, Level.RED)] / reds if reds else float("nan"),
-        "red_below_orange": float(
-            sum(n for (exp, pred), n in matrix.items() if exp is Level.RED and pred.rank < Level.ORANGE.rank)
-        ),
-        "orange_recall": recall_at_least(matrix, Level.ORANGE),
-        "yellow_recall": recall_at_least(matrix, Level.YELLOW),
-        "benign_to_orange_or_red": (
-            sum(n for (exp, pred), n in matrix.items() if exp is Level.NONE and pred.rank >= Level.ORANGE.rank) / benign
-            if benign
-            else 0.0
-        ),
-        "exact": sum(n for (exp, pred), n in matrix.items() if exp is pred) / max(1, len(pairs)),
+        "red_exact": matrix.red_exact,
+        "red_below_orange": float(matrix.red_below_orange),
+        "orange_recall": matrix.recall(Level.ORANGE),
+        "yellow_recall": matrix.recall(Level.YELLOW),
+        "benign_to_orange_or_red": matrix.benign_alarms,
+        "exact": matrix.exact,
         "items": float(len(pairs)),
     }
     for key, value in scores.items():

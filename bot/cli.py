@@ -1,4 +1,4 @@
-"""The ``xinqiao`` command: triage from the shell, the hotline directory, and the interactive demo."""
+"""The ``xinqiao`` command: triage from the shell, the hotline directory, a lexicon check, and the interactive demo."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from bot import lexicon_commands
 from bot.core.content_error import ContentError
 from bot.core.library import AUDIENCES
 from bot.core.safety_replies import format_hotlines
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     content = commands.add_parser("content", help="content library")
     content_commands = content.add_subparsers(dest="content_command", required=True, metavar="ACTION")
     content_commands.add_parser("check", help="validate every content and dialogue file and list coverage")
+    lexicon_commands.add_parser(commands)
 
     serve = commands.add_parser("serve", help="run the service: web chat, counselor API, watchdog (HOST/PORT)")
     serve.add_argument("--host", help="listen address (default: HOST or 127.0.0.1)")
@@ -79,6 +81,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         from bot import service_commands
 
         return service_commands.run(settings, args)
+    if args.command == "lexicon":
+        return lexicon_commands.run(settings, args)
     commands: dict[str, Callable[[], int]] = {
         "triage": lambda: _triage(settings, explain=args.explain),
         "hotlines": lambda: _hotlines(settings, region=args.region, lang=args.lang or settings.default_lang),
