@@ -23,10 +23,16 @@ _CONTEXT_ROLES = frozenset(
 )
 # Roles a laugh does not soften: happening now, a goodbye, or taking back what was said (开玩笑的 after 想死).
 _NOT_LAUGHED_AWAY = frozenset({"act", "farewell", "pact", "lethality", "danger", "retraction"})
+# Harm done to the writer is not softened by a laugh either: 被家暴了 说出来都没人信 哈哈 is still abuse.
+_HARM_TO_THEM = frozenset({"abuse", "sexual_abuse", "exploitation", "danger"})
 # A negation this close before a cue (我没有想死, 从来不会伤害自己) makes it a denial: yellow at most, never nothing.
 _NEGATION_REACH = 2
 # In English the negated words follow further on (never thought about hurting myself).
 _NEGATION_REACH_LATIN = 24
+# "No, but …": what follows still answers the question.
+_BUT = re.compile(r"就是|只是|但是|但|可是|不过|(?<![a-z])(?:but|just|only)(?![a-z])")
+# English words inside a Chinese sentence (code-mixing), skipped when measuring how far a negation reaches.
+_LATIN_WORDS = re.compile(r"[a-z' ]+")
 # Clauses end at sentence punctuation and where a connective starts another thought; slots compose within one.
 _CLAUSE_BREAK = re.compile(
     r"[。！？!?；;，,\n…~～]+|(?:但是|可是|不过|然后|结果|所以|因为|虽然)"
@@ -210,6 +216,7 @@ class TriageEngine:
             elif role not in _CONTEXT_ROLES:
                 risk.append(match)
         if asked_cue is not None:
+            risk = _answer_cues(reading, risk)
             risk.append(asked_cue)
         # A message with no cue at all is not made risky by its history: history only completes cues it has.
         if not risk and (not history or not reading.matches):
@@ -317,7 +324,8 @@ class TriageEngine:
             return _near_chain(here, rule.window, ordered=rule.ordered)
         if rule.scope == "message":
             slots = _distinct_slots(rule, by_role.keys(), by_role)
-            return [group[0] for group in here] + slots if all(here) and slots is not None else None
+            picked = _apart_groups(here) if slots is not None else None
+            return picked + slots if picked is not None and slots is not None else None
         # Conversation scope: the new message must bring at least one group; history may bring the rest.
         if not any(here):
             return None
@@ -383,6 +391,19 @@ def _distinct_slots(rule: Rule, roles: AbstractSet[str], by_role: dict[str, list
     return picked if len(picked) >= rule.at_least else None
 
 
+def _apart_groups(groups: list[list[Match]], picked: tuple[Match, ...] = ()) -> list[Match] | None:
+    """One match per group, each from different words (有没有人陪 holds 没有人陪, but is one sign, not company and
+    loneliness both); None when the groups can only be met by the same words."""
+    if len(picked) == len(groups):
+        return list(picked)
+    for match in groups[len(picked)]:
+        if all(_apart(match, other) for other in picked):
+            found = _apart_groups(groups, (*picked, match))
+            if found is not None:
+                return found
+    return None
+
+
 def _apart(one: Match, other: Match) -> bool:
     """Two matches from different words: positions that do not overlap (a cue without a position is its own)."""
     if NO_POSITION in (one.start, other.start):
@@ -405,9 +426,10 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
             local.setdefault(role, []).extend(matches)
         if not _all_groups_present(rule, local.keys()) or not rule.unless.isdisjoint(local.keys()):
             continue
-        picked = [next(m for role in group if role in local for m in local[role]) for group in rule.groups]
+        groups = [[m for role in group if role in local for m in local[role]] for group in rule.groups]
+        picked = _apart_groups(groups)
         slots = _distinct_slots(rule, local.keys(), local)
-        if slots is not None:
+        if picked is not None and slots is not None:
             return picked + slots
     return None
 
@@ -425,7 +447,9 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
     if laughing:
         # A thought said laughing (好想死啊哈哈哈, this wifi makes me want to die lol) is followed up quietly
         # (yellow), never silenced; what is happening or said as goodbye is not laughed away.
-        return frozenset(id(m) for m in risk if m.entry.role not in _NOT_LAUGHED_AWAY)
+        return frozenset(
+            id(m) for m in risk if m.entry.role not in _NOT_LAUGHED_AWAY and m.entry.category not in _HARM_TO_THEM
+        )
     # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
     # (是不是, 会不会, 有没有: the same character on both sides).
     spans = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is not Level.NONE]
@@ -441,13 +465,32 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
         if match.start == NO_POSITION:
             continue
         clause = reading.clause_of(match)
-        if any(
-            reading.clause_of(n) == clause
-            and n.end <= match.start <= n.end + (_NEGATION_REACH_LATIN if n.term.isascii() else _NEGATION_REACH)
-            for n in negations
-        ) or (resolved and any(reading.clause_of(p) == clause and p.end <= match.start for p in pasts)):
+        negated = any(reading.clause_of(n) == clause and _negates(n, match, text) for n in negations)
+        over = resolved and any(reading.clause_of(p) == clause and p.end <= match.start for p in pasts)
+        if negated or over:
             damped.add(id(match))
     return frozenset(damped)
+
+
+def _answer_cues(reading: _Reading, risk: list[Match]) -> list[Match]:
+    """An answer that opens with a no (没有，那个伤口是打篮球摔的) says no: a 是 further on is not a yes."""
+    answers = [m for m in reading.matches if m.entry.role in ("affirm", "deny") and m.start != NO_POSITION]
+    if not answers or min(answers, key=lambda m: m.start).entry.role != "deny":
+        return risk
+    # "No, but …" (不会真的去做，就是老想) takes back part of the no: what follows the but still answers.
+    but = _BUT.search(reading.normalized)
+    return [m for m in risk if m.entry.role != "affirm" or (but is not None and m.start >= but.end())]
+
+
+def _negates(negation: Match, match: Match, text: str) -> bool:
+    """Whether ``negation`` stands close enough before ``match``; English words between a Chinese negation and
+    its cue (我从来没有 thought about 伤害自己) do not count against its reach."""
+    if not negation.end <= match.start:
+        return False
+    if negation.term.isascii():
+        return match.start <= negation.end + _NEGATION_REACH_LATIN
+    gap = text[negation.end : match.start]
+    return len(gap) <= _NEGATION_REACH_LATIN and len(_LATIN_WORDS.sub("", gap)) <= _NEGATION_REACH
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

@@ -20,7 +20,12 @@ SLOTS = [
     {"id": "neg", "role": "negation", "level": "none", "category": "suicide", "terms": ["没有", "从来不"]},
     {"id": "past", "role": "past", "level": "none", "category": "suicide", "terms": ["以前"]},
     {"id": "ok", "role": "resolved", "level": "none", "category": "suicide", "terms": ["现在好多了"]},
-    {"id": "yes", "role": "affirm", "level": "none", "category": "suicide", "terms": ["有", "嗯"], "word": True},
+    {"id": "yes", "role": "affirm", "level": "none", "category": "suicide", "terms": ["有", "嗯", "是"], "word": True},
+    {"id": "no", "role": "deny", "level": "none", "category": "suicide", "terms": ["没有", "不会"]},
+    {"id": "company", "role": "company", "level": "none", "category": "suicide", "terms": ["有没有人陪"]},
+    {"id": "alone", "role": "alone", "level": "none", "category": "suicide", "terms": ["没有人陪", "一个人"]},
+    {"id": "laugh", "role": "laugh", "level": "none", "category": "suicide", "terms": ["哈哈"]},
+    {"id": "beaten", "role": "abuse", "level": "orange", "category": "abuse", "terms": ["被家暴"]},
 ]
 RULES = [
     {"id": "means_ready", "all": [["means"], ["ready"]], "scope": "clause", "level": "red", "category": "suicide"},
@@ -43,8 +48,9 @@ RULES = [
     },
     {"id": "yes_thoughts", "all": [["asked_thoughts"], ["affirm"]], "level": "orange", "category": "suicide"},
     {"id": "yes_plan", "all": [["asked_plan"], ["affirm"]], "level": "red", "category": "suicide"},
+    {"id": "pact", "all": [["company"], ["alone"]], "scope": "message", "level": "orange", "category": "suicide"},
 ]
-WORDS = ["自杀", "死水", "死机", "有点", "楼顶"]
+WORDS = ["自杀", "死水", "死机", "有点", "楼顶", "打篮球", "摔", "游戏"]
 ENGINE = make_engine(SLOTS, RULES, everyday_roles={"self", "now", "affirm"}, words=WORDS)
 
 
@@ -87,3 +93,24 @@ def test_a_yes_to_the_bots_question_is_what_the_question_asked() -> None:
     assert level("嗯", asked="plan") is Level.RED
     assert level("有", asked=None) is Level.NONE
     assert level("有点累", asked="thoughts") is Level.NONE  # 有 is part of 有点 here, not a yes
+
+
+def test_a_negation_reaches_over_english_words_in_a_chinese_sentence() -> None:
+    assert level("我没有 thought about 想死") is Level.YELLOW
+    assert level("我没有 thought about 很多 事情 就是想死") is Level.ORANGE  # too far: a new thought
+
+
+def test_an_answer_that_opens_with_no_is_no_even_with_a_yes_word_further_on() -> None:
+    assert level("没有，那个伤口是打篮球摔的", asked="thoughts") is Level.NONE
+    assert level("不会，就是有时候有", asked="thoughts") is Level.ORANGE  # "no, but …": the but still answers
+    assert level("嗯，没有计划", asked="plan") is Level.RED  # opens with a yes
+
+
+def test_one_word_cannot_stand_for_two_groups_of_a_rule() -> None:
+    assert level("有没有人陪我聊天") is Level.NONE  # 没有人陪 lies inside 有没有人陪
+    assert level("有没有人陪我，我不想一个人") is Level.ORANGE
+
+
+def test_a_laugh_softens_a_thought_but_not_harm_done_to_the_writer() -> None:
+    assert level("想死哈哈") is Level.YELLOW
+    assert level("被家暴了 哈哈") is Level.ORANGE
