@@ -424,7 +424,8 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
         local = clauses[clause]
         for role, matches in anywhere.items():
             local.setdefault(role, []).extend(matches)
-        if not _all_groups_present(rule, local.keys()) or not rule.unless.isdisjoint(local.keys()):
+        # What makes a rule not apply (度假, 跳绳考试) may stand in another clause of the message.
+        if not _all_groups_present(rule, local.keys()) or not rule.unless.isdisjoint(by_role.keys()):
             continue
         groups = [[m for role in group if role in local for m in local[role]] for group in rule.groups]
         picked = _apart_groups(groups)
