@@ -29,6 +29,8 @@ _HARM_TO_THEM = frozenset({"abuse", "sexual_abuse", "exploitation", "danger"})
 _NEGATION_REACH = 2
 # In English the negated words follow further on (never thought about hurting myself).
 _NEGATION_REACH_LATIN = 24
+# Where a sentence ends: a reason a rule does not apply reaches over commas, not over full stops.
+_SENTENCE_END = re.compile(r"[。！？!?\n]|\.(?:\s|$)")
 # "No, but …": what follows still answers the question.
 _BUT = re.compile(r"就是|只是|但是|但|可是|不过|(?<![a-z])(?:but|just|only)(?![a-z])")
 # English words inside a Chinese sentence (code-mixing), skipped when measuring how far a negation reaches.
@@ -424,8 +426,7 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
         local = clauses[clause]
         for role, matches in anywhere.items():
             local.setdefault(role, []).extend(matches)
-        # What makes a rule not apply (度假, 跳绳考试) may stand in another clause of the message.
-        if not _all_groups_present(rule, local.keys()) or not rule.unless.isdisjoint(by_role.keys()):
+        if not _all_groups_present(rule, local.keys()) or _excepted(rule, by_role, local, reading.normalized):
             continue
         groups = [[m for role in group if role in local for m in local[role]] for group in rule.groups]
         picked = _apart_groups(groups)
@@ -433,6 +434,22 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
         if picked is not None and slots is not None:
             return picked + slots
     return None
+
+
+def _excepted(rule: Rule, by_role: dict[str, list[Match]], local: dict[str, list[Match]], text: str) -> bool:
+    """Whether what makes ``rule`` not apply (度假, 跳绳考试) stands in the clause's sentence, perhaps in another
+    clause of it (我准备好绳子了，明天跳绳考试要用); a later sentence about the gym class excuses nothing."""
+    if rule.unless.isdisjoint(by_role.keys()):
+        return False
+    here = min((m.start for ms in local.values() for m in ms if m.start != NO_POSITION), default=NO_POSITION)
+    for role in rule.unless & by_role.keys():
+        for match in by_role[role]:
+            if NO_POSITION in (here, match.start):
+                return True
+            low, high = sorted((here, match.start))
+            if not _SENTENCE_END.search(text, low, high):
+                return True
+    return False
 
 
 def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:

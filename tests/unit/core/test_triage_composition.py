@@ -25,10 +25,18 @@ SLOTS = [
     {"id": "company", "role": "company", "level": "none", "category": "suicide", "terms": ["有没有人陪"]},
     {"id": "alone", "role": "alone", "level": "none", "category": "suicide", "terms": ["没有人陪", "一个人"]},
     {"id": "laugh", "role": "laugh", "level": "none", "category": "suicide", "terms": ["哈哈"]},
+    {"id": "leisure", "role": "leisure", "level": "none", "category": "suicide", "terms": ["跳绳"]},
     {"id": "beaten", "role": "abuse", "level": "orange", "category": "abuse", "terms": ["被家暴"]},
 ]
 RULES = [
-    {"id": "means_ready", "all": [["means"], ["ready"]], "scope": "clause", "level": "red", "category": "suicide"},
+    {
+        "id": "means_ready",
+        "all": [["means"], ["ready"]],
+        "unless": ["leisure"],
+        "scope": "clause",
+        "level": "red",
+        "category": "suicide",
+    },
     {
         "id": "two_signs",
         "all": [["self"]],
@@ -114,3 +122,8 @@ def test_one_word_cannot_stand_for_two_groups_of_a_rule() -> None:
 def test_a_laugh_softens_a_thought_but_not_harm_done_to_the_writer() -> None:
     assert level("想死哈哈") is Level.YELLOW
     assert level("被家暴了 哈哈") is Level.ORANGE
+
+
+def test_a_reason_a_rule_does_not_apply_reaches_over_commas_but_not_full_stops() -> None:
+    assert level("我准备好绳子了，明天跳绳考试要用") is Level.NONE
+    assert level("我准备好绳子了。下午跳绳考试，挺累") is Level.RED
