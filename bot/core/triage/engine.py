@@ -19,7 +19,7 @@ from bot.core.triage.pinyin import looks_like_pinyin, pinyin_entries, respace
 HISTORY_LIMIT = 12
 # Roles that describe the context of a message rather than a risk in it.
 _CONTEXT_ROLES = frozenset(
-    {"third_party", "info", "hyperbole", "negation", "past", "resolved", "laugh", "serious", "deny"}
+    {"third_party", "reported", "info", "hyperbole", "negation", "past", "resolved", "laugh", "serious", "deny"}
 )
 # Roles a laugh does not soften: happening now, a goodbye, or taking back what was said (开玩笑的 after 想死).
 _NOT_LAUGHED_AWAY = frozenset({"act", "farewell", "pact", "lethality", "danger", "retraction"})
@@ -31,6 +31,9 @@ _NEGATION_REACH = 2
 _NEGATION_REACH_LATIN = 24
 # Where a sentence ends: a reason a rule does not apply reaches over commas, not over full stops.
 _SENTENCE_END = re.compile(r"[。！？!?\n]|\.(?:\s|$)")
+# "If a classmate told me …" is a question about what to do, not a report.
+_HYPOTHETICAL = re.compile(r"如果|假如|假设|要是|万一|(?<![a-z])(?:if|what if|suppose)(?![a-z])")
+_HYPOTHETICAL_LOOKBACK = 8
 # "No, but …": what follows still answers the question.
 _BUT = re.compile(r"就是|只是|但是|但|可是|不过|(?<![a-z])(?:but|just|only)(?![a-z])")
 # English words inside a Chinese sentence (code-mixing), skipped when measuring how far a negation reaches.
@@ -213,7 +216,7 @@ class TriageEngine:
         for match in reading.matches:
             role = match.entry.role
             roles.add(role)
-            if role == "third_party":
+            if role in ("third_party", "reported"):
                 third_party_markers.append(match)
             elif role not in _CONTEXT_ROLES:
                 risk.append(match)
@@ -226,7 +229,7 @@ class TriageEngine:
 
         floor = Level.NONE
         if "info" in roles:
-            risk, aside = self._set_aside_questions(reading.normalized, risk)
+            risk, aside = self._set_aside_questions(reading, risk)
             if aside:
                 explanation.append(f"information-seeking about {', '.join(sorted({m.term for m in aside}))}")
                 # A parent asking about their own child still gets a quiet follow-up.
@@ -295,21 +298,27 @@ class TriageEngine:
                 found.explanation.append(f"rule {rule.id} ({terms}) → {rule.level}")
 
     @staticmethod
-    def _set_aside_questions(text: str, risk: list[Match]) -> tuple[list[Match], list[Match]]:
+    def _set_aside_questions(reading: _Reading, risk: list[Match]) -> tuple[list[Match], list[Match]]:
         """Split cues of a question into those that still count and those set aside.
 
         A question about a topic or about someone else is not a disclosure: topic words, cues about another
         person and cues only quoted (「下辈子见」是什么梗) are set aside; what the writer says of themself still
         counts, and so does anything happening now unless it is only quoted.
         """
+        text = reading.normalized
         quoted = _quoted_spans(text)
+        reports = [m for m in reading.matches if m.entry.role == "reported" and m.start != NO_POSITION]
         aside = [
             m
             for m in risk
             if m.entry.level is not Level.NONE
             and (
                 _within(m, quoted)
-                or (m.entry.role not in _UNDENIABLE_ROLES and (m.entry.topic or not _said_of_oneself(text, m)))
+                or (
+                    m.entry.role not in _UNDENIABLE_ROLES
+                    and (m.entry.topic or not _said_of_oneself(text, m))
+                    and not _reported(m, reports, text)
+                )
             )
         ]
         if not aside:
@@ -509,6 +518,17 @@ def _negates(negation: Match, match: Match, text: str) -> bool:
         return match.start <= negation.end + _NEGATION_REACH_LATIN
     gap = text[negation.end : match.start]
     return len(gap) <= _NEGATION_REACH_LATIN and len(_LATIN_WORDS.sub("", gap)) <= _NEGATION_REACH
+
+
+def _reported(match: Match, reports: list[Match], text: str) -> bool:
+    """Whether ``match`` is what a named person said or wrote (她说最近常常想死, 作文里写了想死), reported in the same
+    sentence: a report about someone, not a question about a topic, even when help is asked for with it."""
+    return match.start != NO_POSITION and any(
+        r.end <= match.start
+        and not _SENTENCE_END.search(text, r.end, match.start)
+        and not _HYPOTHETICAL.search(text, max(0, r.start - _HYPOTHETICAL_LOOKBACK), r.start)
+        for r in reports
+    )
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

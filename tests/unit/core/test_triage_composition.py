@@ -25,6 +25,8 @@ SLOTS = [
     {"id": "company", "role": "company", "level": "none", "category": "suicide", "terms": ["有没有人陪"]},
     {"id": "alone", "role": "alone", "level": "none", "category": "suicide", "terms": ["没有人陪", "一个人"]},
     {"id": "laugh", "role": "laugh", "level": "none", "category": "suicide", "terms": ["哈哈"]},
+    {"id": "info", "role": "info", "level": "none", "terms": ["怎么跟她聊"]},
+    {"id": "reported", "role": "reported", "level": "none", "category": "third_party", "terms": ["作文里写了"]},
     {"id": "leisure", "role": "leisure", "level": "none", "category": "suicide", "terms": ["跳绳"]},
     {"id": "beaten", "role": "abuse", "level": "orange", "category": "abuse", "terms": ["被家暴"]},
 ]
@@ -127,3 +129,11 @@ def test_a_laugh_softens_a_thought_but_not_harm_done_to_the_writer() -> None:
 def test_a_reason_a_rule_does_not_apply_reaches_over_commas_but_not_full_stops() -> None:
     assert level("我准备好绳子了，明天跳绳考试要用") is Level.NONE
     assert level("我准备好绳子了。下午跳绳考试，挺累") is Level.RED
+
+
+def test_what_a_named_person_wrote_is_a_report_even_with_a_question_for_help() -> None:
+    report = ENGINE.assess("学生作文里写了想死，怎么跟她聊")
+    assert report.level is Level.ORANGE
+    assert "third_party" in report.categories
+    assert level("如果学生作文里写了想死，怎么跟她聊") is not Level.ORANGE  # a what-if is a question
+    assert level("学生作文里写了想死。怎么跟她聊") is Level.ORANGE
