@@ -4,6 +4,7 @@ The character → readings table is passed in (the loader reads it from pypinyin
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Mapping
@@ -51,16 +52,17 @@ _MAX_SPELLINGS = 8
 _LONGEST = 6
 
 
-def _split(word: str) -> list[str] | None:
+@functools.lru_cache(maxsize=16384)
+def _split(word: str) -> tuple[str, ...] | None:
     """The fewest pinyin syllables that make up ``word`` (jintian → jin tian), or None if it is not pinyin."""
-    best: list[list[str] | None] = [[]] + [None] * len(word)
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
     for end in range(1, len(word) + 1):
         for size in range(min(_LONGEST, end), 0, -1):
             before = best[end - size]
             piece = word[end - size : end]
             current = best[end]
             if before is not None and piece in SYLLABLES and (current is None or len(before) + 1 < len(current)):
-                best[end] = [*before, piece]
+                best[end] = (*before, piece)
     return best[-1]
 
 
