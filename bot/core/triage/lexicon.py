@@ -41,7 +41,7 @@ ROLES: frozenset[str] = frozenset(
         # Slots composed order-free within a clause (rules.yml `compose`): readiness, presence and signs.
         "ready", "now", "injury", "ongoing", "giving_away", "hand_over", "safekeeping", "minor_injury", "at_door",
         "lack", "self_at", "message_last", "attempt", "dismiss", "farewell_hint", "violence_now", "meet_up",
-        "reported",
+        "reported", "victim", "harm_act",
         # Context: negation and the past (a cue they stand before counts as yellow at most), answers.
         "negation", "past", "resolved", "affirm", "deny",
         "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour", "asked_self_harm",
