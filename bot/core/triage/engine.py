@@ -36,6 +36,8 @@ _HYPOTHETICAL = re.compile(r"如果|假如|假设|要是|万一|(?<![a-z])(?:if|
 _HYPOTHETICAL_LOOKBACK = 8
 # "No, but …": what follows still answers the question.
 _BUT = re.compile(r"就是|只是|但是|但|可是|不过|(?<![a-z])(?:but|just|only)(?![a-z])")
+# A near rule's window is in Chinese characters; between English words it reaches this many times further.
+_LATIN_WINDOW_SCALE = 4
 # English words inside a Chinese sentence (code-mixing), skipped when measuring how far a negation reaches.
 _LATIN_WORDS = re.compile(r"[a-z' ]+")
 # Clauses end at sentence punctuation and where a connective starts another thought; slots compose within one.
@@ -445,6 +447,13 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
     return None
 
 
+def _sentence_of(text: str, position: int) -> int:
+    """Which sentence of ``text`` a position lies in (0 for the first); NO_POSITION for a cue that has none."""
+    if position == NO_POSITION:
+        return NO_POSITION
+    return sum(1 for _ in _SENTENCE_END.finditer(text, 0, position))
+
+
 def _excepted(rule: Rule, by_role: dict[str, list[Match]], local: dict[str, list[Match]], text: str) -> bool:
     """Whether what makes ``rule`` not apply (度假, 跳绳考试) stands in the clause's sentence, perhaps in another
     clause of it (我准备好绳子了，明天跳绳考试要用); a later sentence about the gym class excuses nothing."""
@@ -473,9 +482,16 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
         return frozenset()
     if laughing:
         # A thought said laughing (好想死啊哈哈哈, this wifi makes me want to die lol) is followed up quietly
-        # (yellow), never silenced; what is happening or said as goodbye is not laughed away.
+        # (yellow), never silenced; what is happening or said as goodbye is not laughed away, and a laugh in
+        # another sentence (… i just dont want to exist. anyway i have a test tmrw lol) laughs at something else.
+        text = reading.normalized
+        laughs = {_sentence_of(text, m.start) for m in reading.matches if m.entry.role == "laugh"}
         return frozenset(
-            id(m) for m in risk if m.entry.role not in _NOT_LAUGHED_AWAY and m.entry.category not in _HARM_TO_THEM
+            id(m)
+            for m in risk
+            if m.entry.role not in _NOT_LAUGHED_AWAY
+            and m.entry.category not in _HARM_TO_THEM
+            and (m.start == NO_POSITION or NO_POSITION in laughs or _sentence_of(text, m.start) in laughs)
         )
     # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
     # (是不是, 会不会, 有没有: the same character on both sides).
@@ -566,12 +582,14 @@ def _near_chain(groups: list[list[Match]], window: int, *, ordered: bool) -> lis
         picked = [anchor]
         for group, group_starts, span in zip(placed[1:], starts[1:], longest[1:], strict=True):
             last = picked[-1]
-            low = last.end if ordered else last.start - window - span
-            high = last.end + window
+            # A window counts Chinese characters; an English word is about as long as a few of them.
+            reach = window * _LATIN_WINDOW_SCALE if last.term.isascii() else window
+            low = last.end if ordered else last.start - reach - span
+            high = last.end + reach
             close = None
             for position in range(bisect_left(group_starts, low), bisect_right(group_starts, high)):
                 candidate = group[position]
-                if ordered or candidate.end >= last.start - window:
+                if ordered or candidate.end >= last.start - reach:
                     close = candidate
                     break
             if close is None:

@@ -124,6 +124,7 @@ def test_one_word_cannot_stand_for_two_groups_of_a_rule() -> None:
 def test_a_laugh_softens_a_thought_but_not_harm_done_to_the_writer() -> None:
     assert level("想死哈哈") is Level.YELLOW
     assert level("被家暴了 哈哈") is Level.ORANGE
+    assert level("我想死。明天考试哈哈") is Level.ORANGE  # the laugh is about something else
 
 
 def test_a_reason_a_rule_does_not_apply_reaches_over_commas_but_not_full_stops() -> None:
