@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/triage_eval.py`` (``--show N`` prints up to N misses of each tuning set;
 ``--heldout`` adds the held-out set and PsySUICIDE's odd half, whose misses are never printed: they are the honest
-figures, not tuning data).
+figures, not tuning data; ``--reference REV`` scores a git revision's triage, its code and lexicon, beside ours in
+the same run).
 
 Sets:
 - labelled (tests/data/triage_labelled.yml) and development (tests/data/triage_development*.yml): written by
@@ -16,9 +17,13 @@ Sets:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
+import subprocess
 import sys
+import tarfile
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -188,15 +193,73 @@ def print_psysuicide(name: str, records: list[dict[str, Any]], classify: Callabl
                 print(f"  {'MISS' if missed else 'FALSE'} {level.value:<6} {'/'.join(labels)}: {record['text'][:90]}")
 
 
+# Run inside an exported revision, with its own code and lexicon: levels for [text, history, asked] on stdin.
+_REFERENCE_SCRIPT = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, ".")
+from bot.loaders.content import load_triage
+engine = load_triage(Path("content/risk"))
+out = []
+for text, history, asked in json.load(sys.stdin):
+    try:
+        out.append(engine.assess(text, history=history, asked=asked).level.value)
+    except TypeError:  # a revision from before answers to the bot's questions were read
+        out.append(engine.assess(text, history=history).level.value)
+json.dump(out, sys.stdout)
+"""
+Query = tuple[str, tuple[str, ...], str | None]
+
+
+def reference_levels(revision: str, queries: list[Query]) -> dict[Query, Level]:
+    """Levels from the triage of ``revision`` (its code and its lexicon, exported from git), for a comparison
+    measured in the same run."""
+    archive = subprocess.run(  # noqa: S603 - our own git and our own revision argument
+        ["git", "-C", str(ROOT), "archive", revision, "bot", "content"],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        payload = json.dumps([[t, list(h), a] for t, h, a in queries], ensure_ascii=False)
+        done = subprocess.run(  # noqa: S603 - this interpreter running the fixed script above
+            [sys.executable, "-c", _REFERENCE_SCRIPT],
+            cwd=folder,
+            input=payload,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"reference {revision} failed:\n{done.stderr[-2000:]}")
+    return {query: Level(level) for query, level in zip(queries, json.loads(done.stdout), strict=True)}
+
+
+def _queries(items: Iterable[dict[str, Any]]) -> list[Query]:
+    return [
+        (str(i["text"]), tuple(str(h) for h in i.get("history") or i.get("context") or []), i.get("bot_asked"))
+        for i in items
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--psysuicide", type=Path, default=PSYSUICIDE, help="path to PsySUICIDE valid.json")
     parser.add_argument("--show", type=int, default=0, help="print up to N misses of each tuning set")
     parser.add_argument("--heldout", action="store_true", help="also score the held-out set (figures only)")
     parser.add_argument("--risk-dir", type=Path, default=ROOT / "content" / "risk", help="the lexicon to score")
+    parser.add_argument("--reference", metavar="REV", help="also score a git revision's triage (code and lexicon)")
     args = parser.parse_args()
 
     engine = load_triage(args.risk_dir)
+    records = json.loads(args.psysuicide.read_text(encoding="utf-8")) if args.psysuicide.is_file() else []
+    reference: dict[Query, Level] = {}
+    if args.reference:
+        sets = [LABELLED, DEVELOPMENT_V2, *([HELDOUT] if args.heldout else [])]
+        queries = [q for path in sets if path.is_file() for q in _queries(items_of(path))]
+        queries += [(str(r["text"]), (), None) for r in records]
+        reference = reference_levels(args.reference, list(dict.fromkeys(queries)))
 
     def classify(text: str, history: Sequence[str], asked: str | None) -> Level:
         return engine.assess(text, history=history, asked=asked).level
@@ -204,28 +267,43 @@ def main() -> int:
     def base_classify(text: str, _history: Sequence[str], _asked: str | None) -> Level:
         return baseline(text)
 
-    score_levels(classify, items_of(LABELLED), show=args.show, name=f"labelled set ({LABELLED.name})")
+    def reference_classify(text: str, history: Sequence[str], asked: str | None) -> Level:
+        return reference[(text, tuple(history), asked)]
+
+    def compare(items: list[dict[str, Any]]) -> None:
+        print("baseline on the same set:")
+        score_levels(base_classify, items)
+        if reference:
+            print(f"reference {args.reference} on the same set:")
+            score_levels(reference_classify, items)
+
+    items = items_of(LABELLED)
+    score_levels(classify, items, show=args.show, name=f"labelled set ({LABELLED.name})")
+    if reference:
+        print(f"reference {args.reference} on the same set:")
+        score_levels(reference_classify, items)
     if DEVELOPMENT_V2.is_file():
         items = items_of(DEVELOPMENT_V2)
         score_levels(classify, items, show=args.show, name=f"development set, second author ({DEVELOPMENT_V2.name})")
-        print("baseline on the same set:")
-        score_levels(base_classify, items)
+        compare(items)
     score_old_development(classify, DEVELOPMENT, show=args.show)
     if args.heldout:
         items = items_of(HELDOUT)
         score_levels(classify, items, name=f"HELD-OUT set ({HELDOUT.name}; never tuned on)")
-        print("baseline on the same set:")
-        score_levels(base_classify, items)
+        compare(items)
 
-    if not args.psysuicide.is_file():
+    if not records:
         print(f"\n(PsySUICIDE not found at {args.psysuicide}; skipped)")
         return 0
-    records = json.loads(args.psysuicide.read_text(encoding="utf-8"))
     even = [r for r in records if r["idx"] % 2 == 0]
     odd = [r for r in records if r["idx"] % 2 == 1]
     print_psysuicide("even half (tuning)", even, lambda text: engine.assess(text).level, args.show)
+    if reference:
+        print_psysuicide(f"even half, reference {args.reference}", even, lambda t: reference[(t, (), None)], 0)
     if args.heldout:
         print_psysuicide("odd half (held out, never tuned on)", odd, lambda text: engine.assess(text).level, 0)
+        if reference:
+            print_psysuicide(f"odd half, reference {args.reference}", odd, lambda t: reference[(t, (), None)], 0)
     return 0
 
 
