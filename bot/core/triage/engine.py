@@ -145,6 +145,9 @@ class TriageEngine:
         # For each role, the rules it can start: only roles of a rule's groups without everyday words (the
         # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
+        self._context_in_rules = _CONTEXT_ROLES & frozenset(
+            role for rule in lexicon.rules for group in rule.groups for role in group
+        )
         # A group made only of everyday roles starts nothing; a group with one other role starts the rule from any
         # of its roles (药 may complete 药 + 带着 as well as 安眠药 can).
         for index, rule in enumerate(lexicon.rules):
@@ -278,6 +281,10 @@ class TriageEngine:
         by_role: dict[str, list[Match]] = {}
         for match in risk:
             by_role.setdefault(match.entry.role, []).append(match)
+        # A context role a rule names (a friend reporting: 朋友说…) takes part in that rule, and only there.
+        for match in reading.matches:
+            if match.entry.role in self._context_in_rules:
+                by_role.setdefault(match.entry.role, []).append(match)
         present = by_role.keys()
         both = present | {m.entry.role for r in earlier for m in r.matches} if earlier else present
         candidates: set[int] = set()

@@ -59,6 +59,7 @@ RULES = [
     {"id": "yes_thoughts", "all": [["asked_thoughts"], ["affirm"]], "level": "orange", "category": "suicide"},
     {"id": "yes_plan", "all": [["asked_plan"], ["affirm"]], "level": "red", "category": "suicide"},
     {"id": "pact", "all": [["company"], ["alone"]], "scope": "message", "level": "orange", "category": "suicide"},
+    {"id": "told", "all": [["reported"], ["means"]], "scope": "message", "level": "orange", "category": "suicide"},
 ]
 WORDS = ["自杀", "死水", "死机", "有点", "楼顶", "打篮球", "摔", "游戏"]
 ENGINE = make_engine(SLOTS, RULES, everyday_roles={"self", "now", "affirm"}, words=WORDS)
@@ -138,3 +139,8 @@ def test_what_a_named_person_wrote_is_a_report_even_with_a_question_for_help() -
     assert "third_party" in report.categories
     assert level("如果学生作文里写了想死，怎么跟她聊") is not Level.ORANGE  # a what-if is a question
     assert level("学生作文里写了想死。怎么跟她聊") is Level.ORANGE
+
+
+def test_a_context_role_a_rule_names_takes_part_in_that_rule() -> None:
+    assert level("作文里写了绳子") is Level.ORANGE
+    assert level("绳子") is Level.NONE
