@@ -503,11 +503,14 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
     # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
     # (是不是, 会不会, 有没有: the same character on both sides).
     spans = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is not Level.NONE]
+    # Nor does one inside a longer slot word (the 没 of 没勇气, 没人陪).
+    words = [(m.start, m.end) for m in risk if m.start != NO_POSITION and m.entry.level is Level.NONE]
     text = reading.normalized
     negations = [
         n
         for n in negations
         if not any(s < n.end and n.start < e for s, e in spans)
+        and not any(s <= n.start and n.end <= e and e - s > n.end - n.start for s, e in words)
         and not (0 < n.start < len(text) - 1 and text[n.start - 1] == text[n.start + 1])
     ]
     damped = set()

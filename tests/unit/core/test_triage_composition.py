@@ -27,6 +27,8 @@ SLOTS = [
     {"id": "laugh", "role": "laugh", "level": "none", "category": "suicide", "terms": ["哈哈"]},
     {"id": "info", "role": "info", "level": "none", "terms": ["怎么跟她聊"]},
     {"id": "reported", "role": "reported", "level": "none", "category": "third_party", "terms": ["作文里写了"]},
+    {"id": "lack", "role": "lack", "level": "none", "category": "suicide", "terms": ["没勇气"]},
+    {"id": "living", "role": "living", "level": "none", "category": "suicide", "terms": ["活下去"]},
     {"id": "leisure", "role": "leisure", "level": "none", "category": "suicide", "terms": ["跳绳"]},
     {"id": "beaten", "role": "abuse", "level": "orange", "category": "abuse", "terms": ["被家暴"]},
 ]
@@ -59,6 +61,7 @@ RULES = [
     {"id": "yes_thoughts", "all": [["asked_thoughts"], ["affirm"]], "level": "orange", "category": "suicide"},
     {"id": "yes_plan", "all": [["asked_plan"], ["affirm"]], "level": "red", "category": "suicide"},
     {"id": "pact", "all": [["company"], ["alone"]], "scope": "message", "level": "orange", "category": "suicide"},
+    {"id": "no_courage", "all": [["lack"], ["living"]], "scope": "clause", "level": "orange", "category": "suicide"},
     {"id": "told", "all": [["reported"], ["means"]], "scope": "message", "level": "orange", "category": "suicide"},
 ]
 WORDS = ["自杀", "死水", "死机", "有点", "楼顶", "打篮球", "摔", "游戏"]
@@ -144,3 +147,7 @@ def test_what_a_named_person_wrote_is_a_report_even_with_a_question_for_help() -
 def test_a_context_role_a_rule_names_takes_part_in_that_rule() -> None:
     assert level("作文里写了绳子") is Level.ORANGE
     assert level("绳子") is Level.NONE
+
+
+def test_a_negation_inside_a_slot_word_negates_nothing() -> None:
+    assert level("没勇气活下去了") is Level.ORANGE  # the 没 belongs to 没勇气
