@@ -1,16 +1,23 @@
 """Triage speed on one core: messages per second, µs per message by length, lexicon load time.
 
-Run: ``.venv/bin/python bench/triage_speed.py``. In the same run, the same lexicon compiled as one ``re``
-alternation is timed on the same normalised texts as the baseline for the matching step, and the ratio printed.
+Run: ``.venv/bin/python bench/triage_speed.py [--reference REV]``. In the same run, the same lexicon compiled as one
+``re`` alternation is timed on the same normalised texts as the baseline for the matching step, and the ratio
+printed; ``--reference REV`` also times a git revision's triage (its code and lexicon) on the same messages.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
+import json
 import os
 import random
 import re
 import statistics
+import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,11 +100,60 @@ def machine_reference_us() -> float:
     return best * 1e6
 
 
+# Timed inside an exported revision, with its own code and lexicon: load ms and µs per typical message.
+_REFERENCE_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+sys.path.insert(0, ".")
+messages = json.load(sys.stdin)
+start = time.perf_counter()
+from bot.loaders.content import load_triage
+engine = load_triage(Path("content/risk"))
+load = time.perf_counter() - start
+for message in messages:
+    engine.assess(message)
+best = float("inf")
+for _ in range(8):
+    start = time.perf_counter()
+    for message in messages:
+        engine.assess(message)
+    best = min(best, (time.perf_counter() - start) / len(messages))
+json.dump({"load_ms": load * 1000, "us": best * 1e6}, sys.stdout)
+"""
+
+
+def reference_speed(revision: str, messages: list[str]) -> dict[str, float]:
+    """Load time and µs per typical message of ``revision``'s triage, on this core, in this run."""
+    archive = subprocess.run(  # noqa: S603 - our own git and our own revision argument
+        ["git", "-C", str(ROOT), "archive", revision, "bot", "content"],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        done = subprocess.run(  # noqa: S603 - this interpreter running the fixed script above
+            [sys.executable, "-c", _REFERENCE_SCRIPT],
+            cwd=folder,
+            input=json.dumps(messages, ensure_ascii=False),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise SystemExit(f"reference {revision} failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout)
+    return figures
+
+
 def _every_hit(_start: int, _end: int) -> bool:
     return True
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reference", metavar="REV", help="also time a git revision's triage on the same messages")
+    args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     print(f"machine reference: sum(range(1000)) takes {machine_reference_us():.1f} µs on this core")
@@ -116,6 +172,11 @@ def main() -> int:
     seconds = per_call_seconds(engine.assess, typical, min_time=4.0, repeats=8)
     print(f"\ntypical messages (≤ {TYPICAL_MAX} chars, mean {statistics.mean(map(len, typical)):.0f}): "
           f"{1 / seconds:,.0f} messages/s, {seconds * 1e6:.1f} µs/message (target ≥ 50,000/s)")  # fmt: skip
+    if args.reference:
+        ref = reference_speed(args.reference, typical)
+        print(f"reference {args.reference} on the same messages: load {ref['load_ms']:.0f} ms, "
+              f"{1e6 / ref['us']:,.0f} messages/s, {ref['us']:.1f} µs/message; "
+              f"this build takes {seconds * 1e6 / ref['us']:.2f}× its time per message")  # fmt: skip
 
     print(f"\n{'length':>8}{'µs/message':>14}{'ns/char':>10}")
     for length in LENGTHS:
