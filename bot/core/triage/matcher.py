@@ -135,13 +135,12 @@ class CueMatcher:
                 if hit[3][0].role == "hyperbole" or not any(m0 <= hit[0] and hit[1] <= m1 for m0, m1 in masks)
             ]
         # A word-only entry (死, 杀, 去死) counts only as a word of its own: not 死 in 死水 or the 杀 of 自杀. Only
-        # these and Chinese masks ask the segmenter, so most messages are never segmented.
-        found = [
-            Match(start, end, term, entry)
-            for start, end, term, entries, gated in hits
-            if not gated or aligned(start, end)
-            for entry in entries
-        ]
+        # these and Chinese masks ask the segmenter, so most messages are never segmented. Gating is per entry:
+        # 想 as a yes to the bot's question must be a word, 想 as a wish need not (真想 is one word to jieba).
+        found: list[Match] = []
+        for start, end, term, entries, gated in hits:
+            whole = not gated or aligned(start, end)
+            found.extend(Match(start, end, term, entry) for entry in entries if whole or not entry.word)
         for symbol in symbols:
             found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
         return found

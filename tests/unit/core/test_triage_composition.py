@@ -151,3 +151,28 @@ def test_a_context_role_a_rule_names_takes_part_in_that_rule() -> None:
 
 def test_a_negation_inside_a_slot_word_negates_nothing() -> None:
     assert level("没勇气活下去了") is Level.ORANGE  # the 没 belongs to 没勇气
+
+
+def test_word_gating_belongs_to_the_entry_not_to_the_term() -> None:
+    # 想 as a yes must be a word of its own; 想 as a wish need not be (真想 is one word to the segmenter).
+    shared = make_engine(
+        [
+            {"id": "wish", "role": "wish", "level": "none", "category": "suicide", "terms": ["想"]},
+            {"id": "yes", "role": "affirm", "level": "none", "category": "suicide", "terms": ["想"], "word": True},
+            {"id": "dying", "role": "dying", "level": "none", "category": "suicide", "terms": ["死掉"]},
+        ],
+        [
+            {
+                "id": "wish_death",
+                "all": [["wish"], ["dying"]],
+                "scope": "near",
+                "window": 2,
+                "ordered": True,
+                "level": "orange",
+                "category": "suicide",
+            }
+        ],
+        everyday_roles={"wish", "affirm"},
+        words=["真想"],
+    )
+    assert shared.assess("真想死掉").level is Level.ORANGE
