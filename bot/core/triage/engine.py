@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.core.triage.assessment import CATEGORY_ORDER, Assessment, Level
 from bot.core.triage.lexicon import SCREENING_STEPS, CueEntry, Lexicon, Rule
-from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match
+from bot.core.triage.matcher import NO_POSITION, CueMatcher, Match, inside_any
 from bot.core.triage.normalize import normalize, normalize_visible, visible_characters
 from bot.core.triage.pinyin import looks_like_pinyin, pinyin_entries, respace
 
@@ -334,7 +334,9 @@ class TriageEngine:
             return risk, aside
         # Atoms inside a set-aside cue (自杀 in 想自杀) go with it.
         spans = [(m.start, m.end) for m in aside]
-        return [m for m in risk if m not in aside and not _within(m, spans)], aside
+        inside = inside_any(spans)
+        set_aside = {id(m) for m in aside}
+        return [m for m in risk if id(m) not in set_aside and not inside(m.start, m.end)], aside
 
     @staticmethod
     def _fire(rule: Rule, by_role: dict[str, list[Match]], earlier: list[_Reading]) -> list[Match] | None:
@@ -454,11 +456,10 @@ def _in_one_clause(rule: Rule, by_role: dict[str, list[Match]], reading: _Readin
     return None
 
 
-def _sentence_of(text: str, position: int) -> int:
-    """Which sentence of ``text`` a position lies in (0 for the first); NO_POSITION for a cue that has none."""
-    if position == NO_POSITION:
-        return NO_POSITION
-    return sum(1 for _ in _SENTENCE_END.finditer(text, 0, position))
+def _sentence_of(ends: list[int], position: int) -> int:
+    """Which sentence a position lies in (0 for the first), given where sentences end; NO_POSITION for a cue that
+    has none."""
+    return NO_POSITION if position == NO_POSITION else bisect_left(ends, position)
 
 
 def _excepted(rule: Rule, by_role: dict[str, list[Match]], local: dict[str, list[Match]], text: str) -> bool:
@@ -492,13 +493,14 @@ def _damped(reading: _Reading, risk: list[Match]) -> frozenset[int]:
         # (yellow), never silenced; what is happening or said as goodbye is not laughed away, and a laugh in
         # another sentence (… i just dont want to exist. anyway i have a test tmrw lol) laughs at something else.
         text = reading.normalized
-        laughs = {_sentence_of(text, m.start) for m in reading.matches if m.entry.role == "laugh"}
+        ends = [found.start() for found in _SENTENCE_END.finditer(text)]
+        laughs = {_sentence_of(ends, m.start) for m in reading.matches if m.entry.role == "laugh"}
         return frozenset(
             id(m)
             for m in risk
             if m.entry.role not in _NOT_LAUGHED_AWAY
             and m.entry.category not in _HARM_TO_THEM
-            and (m.start == NO_POSITION or NO_POSITION in laughs or _sentence_of(text, m.start) in laughs)
+            and (m.start == NO_POSITION or NO_POSITION in laughs or _sentence_of(ends, m.start) in laughs)
         )
     # A negation inside another cue (the 没 of 没勇气活下去) negates nothing, nor does the 不 of a question
     # (是不是, 会不会, 有没有: the same character on both sides).

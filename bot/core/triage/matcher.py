@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -129,11 +131,8 @@ class CueMatcher:
         masks = _masks(hits, aligned)
         if masks:
             # A hyperbole hides only the cues inside its own span, never a real cue elsewhere in the message.
-            hits = [
-                hit
-                for hit in hits
-                if hit[3][0].role == "hyperbole" or not any(m0 <= hit[0] and hit[1] <= m1 for m0, m1 in masks)
-            ]
+            inside = inside_any(masks)
+            hits = [hit for hit in hits if hit[3][0].role == "hyperbole" or not inside(hit[0], hit[1])]
         # A word-only entry (死, 杀, 去死) counts only as a word of its own: not 死 in 死水 or the 杀 of 自杀. Only
         # these and Chinese masks ask the segmenter, so most messages are never segmented. Gating is per entry:
         # 想 as a yes to the bot's question must be a word, 想 as a wish need not (真想 is one word to jieba).
@@ -144,6 +143,19 @@ class CueMatcher:
         for symbol in symbols:
             found.extend(Match(NO_POSITION, NO_POSITION, symbol, entry) for entry in self._symbols[symbol])
         return found
+
+
+def inside_any(spans: list[tuple[int, int]]) -> Callable[[int, int], bool]:
+    """A test of whether [start, end) lies inside one of ``spans``, in log time (long messages hold many masks)."""
+    ordered = sorted(spans)
+    starts = [start for start, _ in ordered]
+    reach = list(itertools.accumulate((end for _, end in ordered), max))
+
+    def inside(start: int, end: int) -> bool:
+        index = bisect.bisect_right(starts, start) - 1
+        return index >= 0 and reach[index] >= end
+
+    return inside
 
 
 def _hits(automaton: ahocorasick.Automaton | None, text: str) -> list[_Hit]:
