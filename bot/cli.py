@@ -151,6 +151,9 @@ def _content_check(settings: Settings) -> int:
     counts = {lang: sum(1 for a in library.served if a.lang == lang) for lang in coverage}
     print(f"content is valid: {len(library.served)} approved articles ({counts['zh']} zh, {counts['en']} en), "
           f"{drafts} drafts not served")  # fmt: skip
+    tools = dialogue.tools.offered
+    tool_langs = {lang: sum(1 for t in tools if t.lang == lang) for lang in ("zh", "en")}
+    print(f"{len(tools)} approved guided exercises ({tool_langs['zh']} zh, {tool_langs['en']} en)")
     print(f"{'code':<26}{'zh':>5}{'en':>5}")
     gaps = []
     for kind, codes in (("topic", TOPICS), ("audience", ALL_AUDIENCES)):

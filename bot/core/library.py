@@ -119,15 +119,15 @@ def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_
     unknown = sorted(set(front) - set(FIELDS))
     if unknown:
         raise ContentError(source, 1, f"unknown fields: {', '.join(unknown)}")
-    article_id = _text(source, front, "id")
+    article_id = text_field(source, front, "id")
     if not ID_PATTERN.match(article_id) or article_id != file_stem:
         raise ContentError(source, 1, f"id: {article_id!r} must be like zh-topic-words and equal the file name")
-    lang = _text(source, front, "lang")
+    lang = text_field(source, front, "lang")
     if lang not in LANGS or lang != folder_lang or not article_id.startswith(f"{lang}-"):
         raise ContentError(source, 1, f"lang: {lang!r} must be zh or en, match the folder and start the id")
-    audience = _codes(source, front, "audience", AUDIENCES)
-    topics = _codes(source, front, "topics", TOPICS)
-    summary = _text(source, front, "summary")
+    audience = code_list(source, front, "audience", AUDIENCES)
+    topics = code_list(source, front, "topics", TOPICS)
+    summary = text_field(source, front, "summary")
     if len(summary) > MAX_SUMMARY[lang]:
         raise ContentError(source, 1, f"summary: {len(summary)} characters, at most {MAX_SUMMARY[lang]}")
     sources = front["sources"]
@@ -138,11 +138,20 @@ def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_
             raise ContentError(
                 source, line_of(sources), f"sources: item {number} is not plain text (put it in quotes if it has ': ')"
             )
-    review = _review(source, front["review"])
+    review = parse_review(source, front["review"])
     if not MIN_BODY <= len(body) <= MAX_BODY:
         raise ContentError(source, None, f"body: {len(body)} characters, must be {MIN_BODY}-{MAX_BODY}")
     return Article(
-        article_id, _text(source, front, "title"), lang, audience, topics, summary, tuple(sources), review, body, source
+        article_id,
+        text_field(source, front, "title"),
+        lang,
+        audience,
+        topics,
+        summary,
+        tuple(sources),
+        review,
+        body,
+        source,
     )
 
 
@@ -156,14 +165,16 @@ def build_library(articles: Iterable[Article]) -> Library:
     return Library(dict(sorted(by_id.items())))
 
 
-def _text(source: str, front: Mapping[str, Any], name: str) -> str:
+def text_field(source: str, front: Mapping[str, Any], name: str) -> str:
+    """A required non-empty text field of a content file's front matter."""
     value = front.get(name)
     if not isinstance(value, str) or not value.strip():
         raise ContentError(source, 1, f"{name}: must be non-empty text")
     return value.strip()
 
 
-def _codes(source: str, front: Mapping[str, Any], name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+def code_list(source: str, front: Mapping[str, Any], name: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """A required list (or single value) of codes from ``allowed``."""
     value = front.get(name)
     if isinstance(value, str):
         value = [value]
@@ -175,7 +186,8 @@ def _codes(source: str, front: Mapping[str, Any], name: str, allowed: Sequence[s
     return tuple(value)
 
 
-def _review(source: str, raw: Any) -> Review:
+def parse_review(source: str, raw: Any) -> Review:
+    """The ``review:`` block: status (draft or approved), reviewer and date."""
     if not isinstance(raw, Mapping) or raw.get("status") not in REVIEW_STATUSES:
         raise ContentError(source, 1, "review: needs status (draft or approved), reviewer and date")
     reviewer = raw.get("reviewer")

@@ -15,6 +15,7 @@ from bot.core.library import LANGS as ARTICLE_LANGS
 from bot.core.library import Library, Topic, build_library, parse_article, parse_topics, split_front_matter
 from bot.core.retrieval import ArticleIndex
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
+from bot.core.tools import Toolbox, build_toolbox, parse_tool
 from bot.core.triage.engine import TriageEngine
 from bot.core.triage.lexicon import (
     build_lexicon,
@@ -149,6 +150,16 @@ def load_library(content_dir: Path) -> Library:
             document = parse_yaml(str(path), front, first_line=2)
             articles.append(parse_article(str(path), document, body, file_stem=path.stem, folder_lang=lang))
     return build_library(articles)
+
+
+def load_toolbox(content_dir: Path) -> Toolbox:
+    """Every guided exercise under ``content/tools/{zh,en}/*.yml``, validated; errors name the file and field."""
+    root = content_dir / "tools"
+    tools = []
+    for lang in ARTICLE_LANGS:
+        for path in sorted((root / lang).glob("*.yml")):
+            tools.append(parse_tool(str(path), load_yaml(path), file_stem=path.stem, folder_lang=lang))
+    return build_toolbox(tools)
 
 
 def load_topics(content_dir: Path) -> dict[str, Topic]:

@@ -65,3 +65,14 @@ def test_lexicon_uses_every_role_the_rules_name(engine):
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_lexicon_has_entries_in_each_language(engine, lang):
     assert sum(1 for e in engine.lexicon.entries if e.lang == lang) >= 10
+
+
+def test_every_guided_exercise_exists_in_both_languages():
+    from pathlib import Path
+
+    from bot.loaders.content import load_toolbox
+
+    tools = load_toolbox(Path(__file__).resolve().parents[2] / "content").offered
+    suffixes = {lang: {t.id.removeprefix(f"{lang}-") for t in tools if t.lang == lang} for lang in ("zh", "en")}
+    assert suffixes["zh"] == suffixes["en"]
+    assert len(suffixes["zh"]) >= 5
