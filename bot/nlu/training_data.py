@@ -87,6 +87,19 @@ def parse_training_data(source: str, document: Any) -> TrainingData:
     return data
 
 
+def parse_training_files(files: list[tuple[str, Any]]) -> TrainingData:
+    """Several NLU files (Rasa reads every file under ``data/``) as one training set; errors name the file."""
+    data = TrainingData()
+    for source, document in files:
+        part = parse_training_data(source, document)
+        data.examples.extend(part.examples)
+        data.synonyms.update(part.synonyms)
+        for name, surfaces in part.lookups.items():
+            known = data.lookups.setdefault(name, [])
+            known.extend(s for s in surfaces if s not in known)
+    return data
+
+
 def _annotated_into_lookups(data: TrainingData) -> None:
     # Every annotated surface form is also found at parse time, as if it were in a lookup table.
     for example in data.examples:
