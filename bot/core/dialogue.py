@@ -14,6 +14,7 @@ from bot.core.library import Article, Library, Topic
 from bot.core.messages import Button, OutboundMessage
 from bot.core.responses import LANGS, Response, parse_variations
 from bot.core.retrieval import ArticleIndex
+from bot.core.tools import Tool, Toolbox
 from bot.core.understanding import Understanding
 
 FALLBACK = "utter_fallback"
@@ -29,6 +30,24 @@ CUSTOM_ACTIONS = frozenset({
     "action_hotlines", "action_set_profile", "action_search_articles", "action_more", "action_subscribe",
     "action_unsubscribe", "action_show_plan", "action_escalate",
 })  # fmt: skip
+# Button payloads of a guided exercise: start one, the next step, the check-in answer.
+TOOL_INTENTS = frozenset({"tool", "tool_next", "tool_done"})
+# A search hit is answered with when the message names one of its topics' keywords, or scores this high (BM25 in
+# ArticleIndex; chance overlaps of everyday characters reach ~12, messages about a topic 15-50).
+PICK_UP_SCORE = 15.0
+# Misses in a row before the stock "not sure" reply.
+STOCK_AFTER = 2
+# "更多" / "more" typed alone reads on; inside a longer sentence it is not the button.
+MORE_MAX = 6
+# In crisis these go on as usual: making or reading one's own safety plan helps.
+CRISIS_PASS = frozenset({"safety_plan", "show_plan"})
+# In crisis, what answers what the person said; anything else gets the check-in.
+CRISIS_REPLIES = {
+    "where_to_go": "utter_crisis_where",
+    "keep_secret": "utter_crisis_secret",
+    "will_tell": "utter_crisis_secret",
+    "privacy": "utter_crisis_secret",
+}
 _PRIMARY = re.compile(r"[一二三四五六]年级|grade\s*[1-6]\b|year\s*[1-6]\b", re.IGNORECASE)
 _JUNIOR = re.compile(r"初[一二三]|初中|grade\s*[7-9]\b|year\s*[7-9]\b", re.IGNORECASE)
 _SENIOR = re.compile(r"高[一二三]|高中|grade\s*1[0-2]\b|year\s*1[0-2]\b", re.IGNORECASE)
@@ -92,23 +111,36 @@ class DialogueState:
     # is the one the person's next message may be answering ("有", "yes"), which triage reads with it.
     screening_asked: tuple[str, ...] = ()
     screening_pending: str | None = None
+    # What the bot's last message offered, so that 要 / 好 / no thanks is read as its answer: ``tool:<id>`` (an
+    # exercise offered) or ``read_on`` (an article's first part shown).
+    expecting: str | None = None
+    # Messages in a row the bot could not place; the stock "not sure" reply comes only after two.
+    misses: int = 0
+    # After a red message, until a counselor takes over or the person says they are safe: crisis replies only.
+    crisis: bool = False
+    # The guided exercise under way and the step shown last.
+    tool: str | None = None
+    tool_step: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
         return {"form": self.form, "answers": [list(a) for a in self.answers], "article": self.article,
                 "part": self.part, "awaiting_share": self.awaiting_share,
                 "awaiting_feedback": self.awaiting_feedback, "screening_asked": list(self.screening_asked),
-                "screening_pending": self.screening_pending}  # fmt: skip
+                "screening_pending": self.screening_pending, "expecting": self.expecting, "misses": self.misses,
+                "crisis": self.crisis, "tool": self.tool, "tool_step": self.tool_step}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
         """The state stored by ``as_json``; unknown or missing keys fall back to the defaults."""
         answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
         asked = tuple(str(step) for step in data.get("screening_asked", []) if isinstance(step, str))
-        pending = data.get("screening_pending")
+        pending, expecting, tool = data.get("screening_pending"), data.get("expecting"), data.get("tool")
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
                    bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)), asked,
-                   pending if isinstance(pending, str) else None)  # fmt: skip
+                   pending if isinstance(pending, str) else None, expecting if isinstance(expecting, str) else None,
+                   int(data.get("misses", 0)), bool(data.get("crisis", False)),
+                   tool if isinstance(tool, str) else None, int(data.get("tool_step", 0)))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +152,9 @@ class Who:
     grade: str | None = None
     region: str = "CN"
     plan_text: str | None = None
+    # Whether a counselor has been told (a case is open), and the region's lines in one short sentence.
+    case_open: bool = False
+    brief_hotlines: str = ""
 
     @property
     def audience(self) -> str | None:
@@ -168,11 +203,14 @@ class Domain:
 class Dialogue:
     """Decides the replies to an understood message."""
 
-    def __init__(self, domain: Domain, index: ArticleIndex, topics: Mapping[str, Topic]) -> None:
+    def __init__(
+        self, domain: Domain, index: ArticleIndex, topics: Mapping[str, Topic], toolbox: Toolbox | None = None
+    ) -> None:
         self._domain = domain
         self._library = index.library
         self._index = index
         self._topics = topics
+        self._tools = toolbox if toolbox is not None else Toolbox({})
 
     @property
     def domain(self) -> Domain:
@@ -189,6 +227,11 @@ class Dialogue:
         """The article library it serves from."""
         return self._library
 
+    @property
+    def tools(self) -> Toolbox:
+        """The guided exercises it can offer."""
+        return self._tools
+
     def render(self, response: str, lang: str, **values: str) -> OutboundMessage:
         """A response in ``lang`` with placeholders filled in."""
         variation = self._domain.responses[response][lang if lang in LANGS else "zh"]
@@ -204,12 +247,20 @@ class Dialogue:
         if not hits:
             return None
         article = hits[0].article
+        tool = self._tools.for_topics(article.topics, who.lang, who.audience)
+        if tool is not None:
+            # One warm line has been said; a thing to do now comes before a thing to read.
+            offer = self._tool_offer(tool, who.lang)
+            return Turn("support", [offer], replace(state, article=article.id, part=0, expecting=f"tool:{tool.id}"))
         reply = self._summary(article, [hit.article for hit in hits[1:3]], who.lang)
-        return Turn("support", [reply], replace(state, article=article.id, part=0))
+        return Turn("support", [reply], replace(state, article=article.id, part=0, expecting="read_on"))
 
     def respond(self, text: str, understood: Understanding, state: DialogueState, who: Who, hotlines: str) -> Turn:
         """The turn for one message (triage has already run; risky messages never reach here)."""
         turn = Turn(understood.intent, [], state)
+        if self._carries_on(turn, text, understood, who, hotlines):
+            return turn
+        turn.state = state = replace(state, expecting=None, tool=None, tool_step=0)
         if state.form is not None and (understood.intent not in STOP_FORM or understood.source != "payload"):
             self._fill_form(turn, text, who, hotlines)
             return turn
@@ -229,10 +280,15 @@ class Dialogue:
             if understood.source != "payload" and FEEDBACK_THANKS in self._domain.responses:
                 turn.replies.append(self.render(FEEDBACK_THANKS, who.lang))
                 return turn
-        actions = self._domain.rules.get(understood.intent or "", ()) if understood.intent else ()
+        intent = understood.intent
+        if intent == "more" and understood.source != "payload" and len(text.strip()) > MORE_MAX:
+            # 更多 inside a sentence (他还要更多) is not the read-on button.
+            intent = None
+        actions = self._domain.rules.get(intent or "", ()) if intent else ()
         if not actions:
-            turn.replies.append(self.render(FALLBACK, who.lang, hotlines=hotlines))
+            self._safety_net(turn, text, who, hotlines)
             return turn
+        turn.state = replace(turn.state, misses=0)
         new_lang = LANGUAGE_INTENTS.get(understood.intent or "")
         if new_lang is not None:
             # The confirmation is already in the language chosen.
@@ -276,6 +332,149 @@ class Dialogue:
             handler(turn, said)
         elif action in self._domain.responses:
             turn.replies.append(self.render(action, lang, hotlines=said.hotlines))
+
+    # -- understanding first, the library as the safety net --------------------------------------------------
+
+    def _safety_net(self, turn: Turn, text: str, who: Who, hotlines: str) -> None:
+        """When NLU cannot place a message: what the library has on it, in words that pick up the topic; with
+        nothing relevant, an open question; the stock reply only after two misses in a row."""
+        hits = self._index.search(text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3)
+        if hits and (hits[0].score >= PICK_UP_SCORE or self._index.names_topic(text, hits[0].article.topics)):
+            article = hits[0].article
+            topic = self._topics.get(article.topics[0])
+            name = topic.label.get(who.lang, article.topics[0]) if topic else article.topics[0]
+            turn.replies.append(self.render("utter_pick_up", who.lang, topic=name))
+            turn.replies.append(self._summary(article, [h.article for h in hits[1:3]], who.lang))
+            turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on", misses=0)
+            return
+        misses = turn.state.misses + 1
+        if misses >= STOCK_AFTER:
+            turn.replies.append(self.render(FALLBACK, who.lang, hotlines=hotlines))
+            misses = 0
+        else:
+            turn.replies.append(self.render("utter_open_question", who.lang))
+        turn.state = replace(turn.state, misses=misses)
+
+    def _carries_on(self, turn: Turn, text: str, understood: Understanding, who: Who, hotlines: str) -> bool:
+        """Whether the message carries on what is under way (an exercise, a crisis, an offer just made), and was
+        answered so; False when it starts something new."""
+        if understood.intent in TOOL_INTENTS and understood.source == "payload":
+            self._tool_payload(turn, understood, who, hotlines)
+            return True
+        if turn.state.crisis and turn.state.form is None and understood.intent not in CRISIS_PASS:
+            self.crisis(turn, understood, who, hotlines)
+            return True
+        if turn.state.tool is not None and understood.source != "payload":
+            tool = self._tools.get(turn.state.tool)
+            if tool is not None and understood.intent in {"affirm", "more"}:
+                self._tool_step(turn, tool, turn.state.tool_step + 1, who, hotlines)
+                return True
+            return False
+        return self._answers_offer(turn, text, understood, who, hotlines)
+
+    def _answers_offer(self, turn: Turn, text: str, understood: Understanding, who: Who, hotlines: str) -> bool:
+        """A yes or no to what the last message offered: an exercise, or reading on."""
+        state = turn.state
+        if state.expecting is None or understood.intent not in {"affirm", "deny"}:
+            return False
+        tool = self._tools.get(state.expecting.removeprefix("tool:")) if state.expecting.startswith("tool:") else None
+        if understood.intent == "deny":
+            turn.state = replace(state, expecting=None)
+            turn.replies.append(self.render("utter_offer_declined", who.lang))
+        elif tool is not None:
+            self._tool_step(turn, replace_tool_state(turn, tool), 0, who, hotlines)
+        elif state.expecting == "read_on" and state.article is not None:
+            turn.state = replace(state, expecting=None)
+            self._more(turn, _Said(text, understood, who, hotlines))
+        else:
+            return False
+        return True
+
+    # -- crisis ---------------------------------------------------------------------------------------------
+
+    def crisis(self, turn: Turn, understood: Understanding, who: Who, hotlines: str) -> None:
+        """A crisis reply to whatever the person says after a red message: short, answering what they said, the
+        emergency numbers and where the counselor is; never a menu or an article."""
+        labels = self._domain.labels.get("crisis", {})
+        status = labels.get("notified" if who.case_open else "not_yet", {}).get(who.lang, "")
+        values = {"counselor": status, "brief": who.brief_hotlines, "hotlines": hotlines}
+        intent = understood.intent
+        if intent == "safe_now":
+            turn.state = replace(turn.state, crisis=False, expecting=None)
+            turn.replies.append(self.render("utter_crisis_safe", who.lang, **values))
+            return
+        if intent == "talk_to_counselor":
+            turn.effects.append(RequestCounselor())
+        response = CRISIS_REPLIES.get(intent or "", "utter_crisis_checkin")
+        if intent == "hotlines":
+            response = "utter_hotlines"
+        elif turn.state.expecting == "with_someone" and intent in {"deny", "affirm"}:
+            # The check-in asked whether anyone is with them.
+            response = "utter_crisis_alone" if intent == "deny" else "utter_crisis_company"
+        turn.replies.append(self.render(response, who.lang, **values))
+        turn.state = replace(turn.state, expecting="with_someone" if response == "utter_crisis_checkin" else None)
+
+    def crisis_reply(self, who: Who, hotlines: str, *, alone: bool = False) -> OutboundMessage:
+        """The crisis check-in for a message triage found risky again while the conversation is in crisis."""
+        labels = self._domain.labels.get("crisis", {})
+        status = labels.get("notified" if who.case_open else "not_yet", {}).get(who.lang, "")
+        response = "utter_crisis_alone" if alone else "utter_crisis_checkin"
+        return self.render(response, who.lang, counselor=status, brief=who.brief_hotlines, hotlines=hotlines)
+
+    # -- guided exercises -----------------------------------------------------------------------------------
+
+    def _tool_offer(self, tool: Tool, lang: str) -> OutboundMessage:
+        label = self._domain.labels.get("tool", {})
+        offer = self.render("utter_tool_offer", lang, title=tool.title, minutes=str(tool.minutes))
+        buttons = (
+            Button(label.get("start", {}).get(lang, "OK"), f'/tool{{"id": "{tool.id}"}}'),
+            Button(label.get("not_now", {}).get(lang, "No"), "/deny"),
+        )
+        return OutboundMessage(f"{offer.text}\n{tool.summary}", buttons)
+
+    def _tool_payload(self, turn: Turn, understood: Understanding, who: Who, hotlines: str) -> None:
+        state = turn.state
+        if understood.intent == "tool":
+            tool = self._tools.get(understood.entity("id") or "")
+            if tool is None:
+                turn.replies.append(self.render("utter_more_none", who.lang, hotlines=hotlines))
+                return
+            self._tool_step(turn, replace_tool_state(turn, tool), 0, who, hotlines)
+            return
+        tool = self._tools.get(state.tool or "")
+        if tool is None:
+            turn.replies.append(self.render("utter_more_none", who.lang, hotlines=hotlines))
+            return
+        if understood.intent == "tool_next":
+            self._tool_step(turn, tool, state.tool_step + 1, who, hotlines)
+            return
+        option = understood.entity("option") or ""
+        index = int(option) if option.isdigit() and int(option) < len(tool.check_in.options) else 1
+        turn.state = replace(state, tool=None, tool_step=0, expecting=None)
+        buttons: tuple[Button, ...] = ()
+        if index == len(tool.check_in.options) - 1:
+            # It did not help: a person, at once.
+            label = self._domain.labels.get("tool", {}).get("counselor", {})
+            buttons = (Button(label.get(who.lang, "Talk to a counselor"), "/talk_to_counselor"),)
+        turn.replies.append(OutboundMessage(tool.check_in.options[index][1], buttons))
+
+    def _tool_step(self, turn: Turn, tool: Tool, step: int, who: Who, hotlines: str) -> None:
+        del hotlines
+        if step >= len(tool.steps):
+            options = tuple(
+                Button(label, f'/tool_done{{"option": "{n}"}}') for n, (label, _) in enumerate(tool.check_in.options)
+            )
+            turn.state = replace(turn.state, tool=tool.id, tool_step=step, expecting=None)
+            turn.replies.append(OutboundMessage(tool.check_in.question, options))
+            return
+        current = tool.steps[step]
+        heading = (
+            f"{tool.title}（{step + 1}/{len(tool.steps)}）"
+            if who.lang == "zh"
+            else (f"{tool.title} ({step + 1}/{len(tool.steps)})")
+        )
+        turn.state = replace(turn.state, tool=tool.id, tool_step=step, expecting=None)
+        turn.replies.append(OutboundMessage(f"{heading}\n{current.text}", (Button(current.button, "/tool_next"),)))
 
     # -- actions --------------------------------------------------------------------------------------------
 
@@ -386,6 +585,12 @@ class Dialogue:
         ]
         shared.sort(key=lambda a: (a.topics[0] != article.topics[0], a.id))
         return shared[:limit]
+
+
+def replace_tool_state(turn: Turn, tool: Tool) -> Tool:
+    """Start ``tool`` afresh: whatever was offered or read is over."""
+    turn.state = replace(turn.state, tool=tool.id, tool_step=0, expecting=None, misses=0)
+    return tool
 
 
 def plain_text(markdown: str) -> str:

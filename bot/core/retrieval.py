@@ -54,6 +54,7 @@ class ArticleIndex:
     ) -> None:
         self._fold = fold
         self.library = library
+        self._keywords = {topic: tuple(fold(w) for w in words) for topic, words in topic_keywords.items()}
         self._articles = library.served
         self._docs: list[Counter[str]] = []
         for article in self._articles:
@@ -79,6 +80,12 @@ class ArticleIndex:
             for token, tf in doc.items():
                 self._postings.setdefault(token, []).append((index, tf * (K1 + 1) / (tf + norm)))
         self._idf = {t: math.log(1 + (count - len(p) + 0.5) / (len(p) + 0.5)) for t, p in self._postings.items()}
+
+    def names_topic(self, question: str, topics: Sequence[str]) -> bool:
+        """Whether ``question`` says one of the keywords of ``topics`` (压力, 睡不着, died): evidence that a search
+        hit is about what was said, not a chance overlap of common characters."""
+        folded = self._fold(question)
+        return any(word and word in folded for topic in topics for word in self._keywords.get(topic, ()))
 
     def search(
         self,

@@ -54,6 +54,9 @@ class SafetyReplies:
             return None
         lang = lang if lang in LANGS else "zh"
         lines = directory.for_region(region, emergency=assessment.level is Level.RED)
+        if assessment.level is Level.YELLOW:
+            # A worry gets one or two numbers, not the whole directory.
+            lines = lines[:YELLOW_LINES]
         text = self.texts[key][lang].replace(PLACEHOLDER, format_hotlines(lines, lang)).strip()
         step = next_screening_step(assessment, asked)
         if step is not None:
@@ -81,6 +84,9 @@ def screening_after(
     return (asked if step in asked else (*asked, step)), step
 
 
+YELLOW_LINES = 2
+
+
 def format_hotlines(hotlines: Sequence[Hotline], lang: str) -> str:
     """One line per hotline: name, number, hours."""
     return "\n".join(f"· {h.name[lang]}：{h.number}（{h.hours[lang]}）" if lang == "zh"
@@ -92,7 +98,9 @@ def next_screening_step(assessment: Assessment, asked: Sequence[str] = ()) -> st
     remaining: tuple[str, ...]
     if assessment.level is Level.ORANGE and "suicide" in assessment.categories:
         remaining = SCREENING_STEPS[1:]
-    elif assessment.level is Level.YELLOW and "distress" in assessment.categories:
+    elif assessment.level is Level.YELLOW and "suicide" in assessment.categories:
+        # Only a thought of death softened to yellow (我没有想死, 想死哈哈) is asked about directly; everyday stress
+        # is not met with a suicide question.
         remaining = SCREENING_STEPS
     else:
         return None

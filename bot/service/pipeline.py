@@ -442,10 +442,34 @@ class MessagePipeline:
         )
 
     def _who(self, person: Person, plan_text: str | None = None) -> Who:
-        return Who(person.lang, person.role, person.grade, person.region, plan_text=plan_text)
+        return Who(
+            person.lang,
+            person.role,
+            person.grade,
+            person.region,
+            plan_text=plan_text,
+            case_open=person.open_case_id is not None,
+            brief_hotlines=self._brief(person.lang, person.region),
+        )
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - the pipeline lives as long as the service
+    def _brief(self, lang: str, region: str) -> str:
+        """The region's first two lines in one sentence, for replies that must stay short (crisis check-ins)."""
+        lines = self._rt.hotlines.for_region(region)[:2]
+        listed = (
+            "；".join(f"{h.name[lang]} {h.number}" for h in lines)
+            if lang == "zh"
+            else "; ".join(f"{h.name[lang]} {h.number}" for h in lines)
+        )
+        if not listed:
+            return ""
+        return f"也可以打：{listed}。" if lang == "zh" else f"You can also call: {listed}."
 
     def _hotlines(self, person: Person) -> str:
         return self._listing(person.lang, person.region)
+
+    def _hotlines_for(self, who: Who) -> str:
+        return self._listing(who.lang, who.region)
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - the pipeline lives as long as the service
     def _listing(self, lang: str, region: str) -> str:
@@ -653,10 +677,21 @@ class MessagePipeline:
         support content that follows one at yellow, and where screening stands after them."""
         if _fills_form(assessment, state):
             return [], state
+        if held and state.crisis:
+            # A counselor has the conversation: crisis replies are theirs now.
+            state = replace(state, crisis=False, expecting=None)
+        if state.crisis and assessment.level in {Level.YELLOW, Level.ORANGE} and not held:
+            # In crisis a worry gets the crisis check-in, not a yellow template and an article.
+            reply = self._rt.dialogue.crisis_reply(who, self._hotlines_for(who))
+            if assessment.level is Level.YELLOW:
+                return [reply], replace(state, expecting="with_someone")
         safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked)
         replied = safety is not None and (assessment.level is not Level.YELLOW or not held)
         asked, pending = screening_after(self._rt.safety, assessment, state.screening_asked, replied=replied)
         state = replace(state, screening_asked=asked, screening_pending=pending)
+        if assessment.level is Level.RED and not held:
+            # Crisis mode until a counselor takes over or the person says they are safe.
+            state = replace(state, crisis=True, expecting=None, tool=None, article=None)
         if safety is None or not replied:
             return [], state
         if assessment.level is Level.YELLOW:

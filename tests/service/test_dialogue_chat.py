@@ -29,12 +29,31 @@ def payloads(body: dict[str, Any]) -> list[str]:
     return [b["payload"] for r in body["replies"] for b in r["buttons"]]
 
 
-async def test_a_question_gets_a_summary_a_link_and_the_article_in_parts(service: Service) -> None:
+async def test_a_worry_gets_one_caring_line_and_an_exercise_to_do_now(service: Service) -> None:
     session_id = new_session()
-    # A worry (yellow): the caring reply comes first, then the article that answers it.
+    # A worry (yellow): the caring reply, then the exercise for it, offered; 好 starts it, step by step.
     body = await service.say(session_id, "考试前一晚紧张得睡不着怎么办")
     assert len(body["replies"]) == 2
-    link = next(line for line in body["replies"][1]["text"].splitlines() if "/articles/" in line)
+    assert "你有没有想过结束自己的生命" not in texts(body)
+    start = next(p for p in payloads(body) if p.startswith("/tool"))
+    assert start.startswith('/tool{"id": "zh-t-')
+    step = await service.say(session_id, "好")
+    assert "/tool_next" in payloads(step)
+    assert "（1/" in texts(step)
+    for _ in range(10):
+        step = await service.say(session_id, "/tool_next")
+        if "/tool_next" not in payloads(step):
+            break
+    done = [p for p in payloads(step) if p.startswith("/tool_done")]
+    assert len(done) == 3
+    worse = await service.say(session_id, done[2])
+    assert "/talk_to_counselor" in payloads(worse)
+
+
+async def test_a_question_gets_a_summary_a_link_and_the_article_in_parts(service: Service) -> None:
+    session_id = new_session()
+    body = await service.say(session_id, "怎样帮孩子适应小学")
+    link = next(line for line in texts(body).splitlines() if "/articles/" in line)
     article_id = link.rsplit("/articles/", 1)[1].strip()
     assert "/more" in payloads(body)
     page = await service.client.get(f"/articles/{article_id}")
@@ -124,10 +143,15 @@ async def test_leaving_the_plan_midway_with_the_menu(service: Service) -> None:
         assert await session.scalar(select(SafetyPlan)) is None
 
 
-async def test_an_unclear_message_gets_the_clarifying_menu(service: Service) -> None:
-    body = await service.say(new_session(), "紫色长颈鹿打翻了月亮的咖啡")
-    assert "/hotlines" in payloads(body)
-    assert "/articles/" not in texts(body)
+async def test_an_unclear_message_gets_an_open_question_and_the_menu_only_after_two(service: Service) -> None:
+    session_id = new_session()
+    first = await service.say(session_id, "紫色长颈鹿打翻了月亮的咖啡")
+    assert "能多说一点吗" in texts(first)
+    assert "/articles/" not in texts(first)
+    assert "不太确定你的意思" not in texts(first)
+    second = await service.say(session_id, "蓝色的星期三在唱歌")
+    assert "/hotlines" in payloads(second)
+    assert "不太确定你的意思" in texts(second)
 
 
 async def test_orange_distress_offers_a_safety_plan_and_plan_command_starts_it(service: Service) -> None:

@@ -11,7 +11,7 @@ from bot.app import Content
 from bot.store.models import Case, Message
 from tests.service.conftest import Clock, Service, new_session, running_service
 
-LOW = "最近心情一直很差，每天都不开心"
+LOW = "最近心情一直很差，感觉没有希望了"
 THOUGHTS = "有没有想过结束自己的生命"
 METHOD = "有没有想过会怎么做"
 
@@ -102,11 +102,15 @@ async def test_the_question_is_remembered_across_a_restart(
         assert await case_levels(second) == ["orange"]
 
 
-async def test_a_worry_gets_the_caring_reply_and_an_article(service: Service) -> None:
+async def test_a_worry_gets_the_caring_reply_and_something_for_it(service: Service) -> None:
     body = await service.say(new_session(), "最近压力好大，晚上总是睡不着")
     assert len(body["replies"]) == 2
-    assert "/articles/" in body["replies"][1]["text"]
-    assert "/more" in [button["payload"] for button in body["replies"][1]["buttons"]]
+    offered = [button["payload"] for button in body["replies"][1]["buttons"]]
+    # An exercise to do now where the library has one for the worry, else the article to read on.
+    assert "/more" in offered or any(p.startswith('/tool{"id": "zh-t-') for p in offered)
+    # At most two numbers with a worry, and no suicide question.
+    assert body["replies"][0]["text"].count("·") <= 2
+    assert THOUGHTS not in text_of(body)
 
 
 async def test_a_worry_written_into_the_safety_plan_is_the_plans_answer(service: Service) -> None:

@@ -89,7 +89,9 @@ def test_third_party_guidance_wins_over_the_category(replies):
 def test_screening_skips_what_was_already_asked():
     orange = Assessment(Level.ORANGE, ("suicide",))
     assert next_screening_step(orange, asked=("method",)) == "intent"
-    assert next_screening_step(Assessment(Level.YELLOW, ("distress",))) == "thoughts"
+    # Everyday distress is not met with a suicide question; hopelessness (category suicide at yellow) is.
+    assert next_screening_step(Assessment(Level.YELLOW, ("distress",))) is None
+    assert next_screening_step(Assessment(Level.YELLOW, ("suicide", "distress"))) == "thoughts"
     assert next_screening_step(orange, asked=("method", "intent", "plan", "behaviour")) is None
 
 
@@ -114,16 +116,17 @@ def test_the_question_a_reply_ends_on():
     doc = copy.deepcopy(DOC)
     doc["replies"][0]["asks"] = "safe_now"
     replies = parse_safety_replies("r.yml", doc)
-    distress = Assessment(Level.YELLOW, ("distress",))
-    assert replies.question(distress) == "thoughts"
-    assert replies.question(distress, ("thoughts",)) == "method"
+    hopeless = Assessment(Level.YELLOW, ("suicide",))
+    assert replies.question(hopeless) == "thoughts"
+    assert replies.question(hopeless, ("thoughts",)) == "method"
+    assert replies.question(Assessment(Level.YELLOW, ("distress",))) is None
     assert replies.question(Assessment(Level.RED, ("suicide",))) == "safe_now"
     assert replies.question(Assessment(Level.ORANGE, ("abuse",))) is None
     assert replies.question(Assessment(Level.NONE)) is None
 
 
 def test_screening_moves_on_and_ends_with_a_message_without_risk(replies):
-    distress = Assessment(Level.YELLOW, ("distress",))
+    distress = Assessment(Level.YELLOW, ("suicide", "distress"))
     assert screening_after(replies, distress, (), replied=True) == (("thoughts",), "thoughts")
     suicide = Assessment(Level.ORANGE, ("suicide",))
     assert screening_after(replies, suicide, ("thoughts",), replied=True) == (("thoughts", "method"), "method")
