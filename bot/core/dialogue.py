@@ -37,8 +37,8 @@ TOOL_INTENTS = frozenset({"tool", "tool_next", "tool_done"})
 PICK_UP_SCORE = 15.0
 # Misses in a row before the stock "not sure" reply.
 STOCK_AFTER = 2
-# "更多" / "more" typed alone reads on; inside a longer sentence it is not the button.
-MORE_MAX = 6
+# "更多" / "more" typed alone reads on; inside a longer sentence (他还要更多) it is not the button.
+MORE_MAX = {"zh": 4, "en": 12}
 # In crisis these go on as usual: making or reading one's own safety plan helps.
 CRISIS_PASS = frozenset({"safety_plan", "show_plan"})
 # In crisis, what answers what the person said; anything else gets the check-in.
@@ -281,7 +281,7 @@ class Dialogue:
                 turn.replies.append(self.render(FEEDBACK_THANKS, who.lang))
                 return turn
         intent = understood.intent
-        if intent == "more" and understood.source != "payload" and len(text.strip()) > MORE_MAX:
+        if intent == "more" and understood.source != "payload" and not _asks_to_read_on(text):
             # 更多 inside a sentence (他还要更多) is not the read-on button.
             intent = None
         actions = self._domain.rules.get(intent or "", ()) if intent else ()
@@ -341,9 +341,7 @@ class Dialogue:
         hits = self._index.search(text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3)
         if hits and (hits[0].score >= PICK_UP_SCORE or self._index.names_topic(text, hits[0].article.topics)):
             article = hits[0].article
-            topic = self._topics.get(article.topics[0])
-            name = topic.label.get(who.lang, article.topics[0]) if topic else article.topics[0]
-            turn.replies.append(self.render("utter_pick_up", who.lang, topic=name))
+            turn.replies.append(self._pick_up(article, who.lang))
             turn.replies.append(self._summary(article, [h.article for h in hits[1:3]], who.lang))
             turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on", misses=0)
             return
@@ -515,8 +513,16 @@ class Dialogue:
         if article is None:
             turn.replies.append(self.render("utter_no_results", who.lang, hotlines=hotlines))
             return
-        turn.state = replace(turn.state, article=article.id, part=0)
+        turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on")
+        if understood.source != "payload":
+            # A question in the person's own words is answered in words that pick up its topic.
+            turn.replies.append(self._pick_up(article, who.lang))
         turn.replies.append(self._summary(article, others, who.lang))
+
+    def _pick_up(self, article: Article, lang: str) -> OutboundMessage:
+        topic = self._topics.get(article.topics[0])
+        name = topic.label.get(lang, article.topics[0]) if topic else article.topics[0]
+        return self.render("utter_pick_up", lang, topic=name)
 
     def _more(self, turn: Turn, said: _Said) -> None:
         who, hotlines = said.who, said.hotlines
@@ -585,6 +591,11 @@ class Dialogue:
         ]
         shared.sort(key=lambda a: (a.topics[0] != article.topics[0], a.id))
         return shared[:limit]
+
+
+def _asks_to_read_on(text: str) -> bool:
+    said = text.strip()
+    return len(said) <= (MORE_MAX["en"] if said.isascii() else MORE_MAX["zh"])
 
 
 def replace_tool_state(turn: Turn, tool: Tool) -> Tool:

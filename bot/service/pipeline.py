@@ -682,9 +682,11 @@ class MessagePipeline:
             state = replace(state, crisis=False, expecting=None)
         if state.crisis and assessment.level in {Level.YELLOW, Level.ORANGE} and not held:
             # In crisis a worry gets the crisis check-in, not a yellow template and an article.
-            reply = self._rt.dialogue.crisis_reply(who, self._hotlines_for(who))
+            # A worry in answer to "is anyone with you?" (没人陪我) is a no.
+            alone = state.expecting == "with_someone"
+            reply = self._rt.dialogue.crisis_reply(who, self._hotlines_for(who), alone=alone)
             if assessment.level is Level.YELLOW:
-                return [reply], replace(state, expecting="with_someone")
+                return [reply], replace(state, expecting=None if alone else "with_someone")
         safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked)
         replied = safety is not None and (assessment.level is not Level.YELLOW or not held)
         asked, pending = screening_after(self._rt.safety, assessment, state.screening_asked, replied=replied)
