@@ -97,13 +97,13 @@ async def run(tree: Path, data: dict[str, Any], show: int) -> dict[str, Any]:
             for item in data["first_messages"]:
                 answer = await say(uuid.uuid4().hex, item["text"], item)
                 level, case = await levels()
-                judge_first(item, answer, level, case, topics_of, tally, misses)
+                judge_first(item, answer, level=level, case=case, topics_of=topics_of, tally=tally, misses=misses)
             for script in data["scripts"]:
                 session = uuid.uuid4().hex
                 for turn in script["turns"]:
                     answer = await say(session, turn["say"], script)
                     _level, case = await levels()
-                    judge_turn(script, turn, answer, case, tally, misses)
+                    judge_turn(script, turn, answer, case=case, tally=tally, misses=misses)
         finally:
             await client.close()
     figures = {
@@ -130,6 +130,7 @@ async def run(tree: Path, data: dict[str, Any], show: int) -> dict[str, Any]:
 def judge_first(
     item: dict[str, Any],
     answer: dict[str, Any],
+    *,
     level: str,
     case: int,
     topics_of: dict[str, tuple[str, ...]],
@@ -178,6 +179,7 @@ def judge_turn(
     script: dict[str, Any],
     turn: dict[str, Any],
     answer: dict[str, Any],
+    *,
     case: int,
     tally: Counter[str],
     misses: dict[str, list[str]],
