@@ -247,7 +247,8 @@ class Dialogue:
         if not hits:
             return None
         article = hits[0].article
-        tool = self._tools.for_topics(article.topics, who.lang, who.audience)
+        # An exercise only for the worry itself (the article's first topic): grief is not met with breathing.
+        tool = self._tools.for_topics(article.topics[:1], who.lang, who.audience)
         if tool is not None:
             # One warm line has been said; a thing to do now comes before a thing to read.
             offer = self._tool_offer(tool, who.lang)
