@@ -176,7 +176,7 @@ def _hotlines(settings: Settings, *, region: str | None, lang: str) -> int:
     for code in regions:
         print(f"[{code}]")
         lines = directory.for_region(code, emergency=True)
-        print(format_hotlines(lines, lang))
+        print(format_hotlines(lines, lang, for_people=False))
         for hotline in lines:
             print(f"    {hotline.answered_by[lang]}")
     return 0

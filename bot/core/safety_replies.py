@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,12 +86,25 @@ def screening_after(
 
 
 YELLOW_LINES = 2
+# The directory's note for hours not confirmed from an official listing (content/hotlines.yml, rules for editors).
+_UNVERIFIED = re.compile(
+    r"(?:本地时段)?以官方公布为准（未核实）|(?:local hours )?not verified; check the official listing"
+)
 
 
-def format_hotlines(hotlines: Sequence[Hotline], lang: str) -> str:
-    """One line per hotline: name, number, hours."""
-    return "\n".join(f"· {h.name[lang]}：{h.number}（{h.hours[lang]}）" if lang == "zh"
-                     else f"· {h.name[lang]}: {h.number} ({h.hours[lang]})" for h in hotlines)  # fmt: skip
+def format_hotlines(hotlines: Sequence[Hotline], lang: str, *, for_people: bool = True) -> str:
+    """One line per hotline: name, number, hours. For people the directory's verification notes are left out (they
+    are for counsellors and admins: ``for_people=False``); hours nobody has confirmed are then not shown."""
+    lines = []
+    for hotline in hotlines:
+        hours = hotline.hours[lang]
+        if for_people:
+            hours = _UNVERIFIED.sub("", hours).strip(" ；;，,")
+        if lang == "zh":
+            lines.append(f"· {hotline.name[lang]}：{hotline.number}" + (f"（{hours}）" if hours else ""))
+        else:
+            lines.append(f"· {hotline.name[lang]}: {hotline.number}" + (f" ({hours})" if hours else ""))
+    return "\n".join(lines)
 
 
 def next_screening_step(assessment: Assessment, asked: Sequence[str] = ()) -> str | None:

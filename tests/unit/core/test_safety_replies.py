@@ -8,7 +8,7 @@ import pytest
 
 from bot.core.content_error import ContentError
 from bot.core.hotlines import parse_hotlines
-from bot.core.safety_replies import next_screening_step, parse_safety_replies, screening_after
+from bot.core.safety_replies import format_hotlines, next_screening_step, parse_safety_replies, screening_after
 from bot.core.triage import Assessment, Level
 
 
@@ -140,3 +140,23 @@ def test_an_unknown_question_is_refused_with_its_line():
     doc["replies"][0]["asks"] = "how_are_you"
     with pytest.raises(ContentError, match="asks must be one of"):
         parse_safety_replies("r.yml", doc)
+
+
+def test_hotlines_for_people_leave_out_the_directorys_verification_notes():
+    from bot.core.hotlines import Hotline
+
+    hours = {
+        "zh": "每天至少18小时；本地时段以官方公布为准（未核实）",
+        "en": "daily; local hours not verified; check the official listing",
+    }
+    line = Hotline(
+        "x", "12356", "CN", "psych", {"zh": "热线", "en": "Line"}, {"zh": "人", "en": "people"}, hours, (), ""
+    )  # fmt: skip
+    unverified = Hotline(
+        "y", "0771", "450100", "psych", {"zh": "中心", "en": "Centre"}, {"zh": "人", "en": "people"},
+        {"zh": "以官方公布为准（未核实）", "en": "not verified; check the official listing"}, (), "",
+    )  # fmt: skip
+    people = format_hotlines([line, unverified], "zh")
+    assert people == "· 热线：12356（每天至少18小时）\n· 中心：0771"
+    assert "not verified" not in format_hotlines([line, unverified], "en")
+    assert "未核实" in format_hotlines([line], "zh", for_people=False)
