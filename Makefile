@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/triage_eval.py
 	$(BIN)/python bench/triage_speed.py
 	$(BIN)/python bench/nlu_eval.py
+	$(BIN)/python bench/conversation_eval.py
 	$(BIN)/python bench/web_chat.py
 	$(BIN)/python bench/fault_lock.py
 

@@ -84,7 +84,7 @@ async def test_overlong_message_cannot_be_typed_past_the_limit(service: Service,
 
 async def test_article_answers_link_to_the_full_page(service: Service, browser: Browser) -> None:
     page = await open_chat(service, browser)
-    await send(page, "考试前一晚紧张得睡不着怎么办")
+    await send(page, "怎样帮孩子适应小学")
     link = page.locator(".msg.bot a[href^='/articles/']").last
     await expect(link).to_be_visible()
     href = await link.get_attribute("href")
