@@ -48,13 +48,16 @@ class SafetyReplies:
         directory: HotlineDirectory,
         region: str,
         asked: Sequence[str] = (),
+        *,
+        crisis: bool = False,
     ) -> str | None:
-        """The full safety reply for ``assessment`` (None for level none), hotlines of ``region`` filled in."""
+        """The full safety reply for ``assessment`` (None for level none), hotlines of ``region`` filled in; in a
+        crisis (after a red message) every reply lists 110 and 120."""
         key = self.key_for(assessment)
         if key is None:
             return None
         lang = lang if lang in LANGS else "zh"
-        lines = directory.for_region(region, emergency=assessment.level is Level.RED)
+        lines = directory.for_region(region, emergency=crisis or assessment.level is Level.RED)
         if assessment.level is Level.YELLOW:
             # A worry gets one or two numbers, not the whole directory.
             lines = lines[:YELLOW_LINES]

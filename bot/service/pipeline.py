@@ -687,7 +687,7 @@ class MessagePipeline:
             reply = self._rt.dialogue.crisis_reply(who, self._hotlines_for(who), alone=alone)
             if assessment.level is Level.YELLOW:
                 return [reply], replace(state, expecting=None if alone else "with_someone")
-        safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked)
+        safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked, crisis=state.crisis)
         replied = safety is not None and (assessment.level is not Level.YELLOW or not held)
         asked, pending = screening_after(self._rt.safety, assessment, state.screening_asked, replied=replied)
         state = replace(state, screening_asked=asked, screening_pending=pending)
@@ -704,9 +704,9 @@ class MessagePipeline:
         return [safety], state
 
     def _safety_reply(
-        self, assessment: Assessment, lang: str, region: str, asked: tuple[str, ...] = ()
+        self, assessment: Assessment, lang: str, region: str, asked: tuple[str, ...] = (), *, crisis: bool = False
     ) -> OutboundMessage | None:
-        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region, asked)
+        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region, asked, crisis=crisis)
         if text is None:
             return None
         buttons: tuple[Button, ...] = ()

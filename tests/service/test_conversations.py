@@ -160,3 +160,28 @@ async def test_more_inside_a_sentence_is_not_the_read_on_button(service: Service
     bodies = await converse(service, [("他还要更多，我不知道该怎么办了", Expect())])
     assert "第 1/" not in text_of(bodies[0])
     assert "这部分暂时没有更多内容" not in text_of(bodies[0])
+
+
+async def test_in_crisis_every_safety_reply_lists_the_emergency_numbers(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("药都准备好了，今晚就吃", Expect(says=["110"])),
+            ("我真的不想活了", Expect(says=["110"], menus=False)),
+        ],
+    )
+
+
+async def test_sextortion_is_answered_plainly_and_asks_whether_they_are_safe(service: Service) -> None:
+    await converse(
+        service,
+        [
+            (
+                "网友拿我的裸照威胁我，说不给钱就发到班级群",
+                Expect(says=["人生也没有完"], menus=False),
+            ),
+        ],
+    )
+    bodies = await converse(service, [("有人拿我的裸照威胁我，不给钱就发出去", Expect())])
+    assert "不是你的错" in text_of(bodies[0])
+    assert "你现在安全吗" in text_of(bodies[0])
