@@ -342,8 +342,8 @@ class Dialogue:
         hits = self._index.search(text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3)
         if hits and (hits[0].score >= PICK_UP_SCORE or self._index.names_topic(text, hits[0].article.topics)):
             article = hits[0].article
-            turn.replies.append(self._pick_up(article, who.lang))
-            turn.replies.append(self._summary(article, [h.article for h in hits[1:3]], who.lang))
+            others = [h.article for h in hits[1:3]]
+            turn.replies.append(self._summary(article, others, who.lang, lead=self._pick_up(article, who.lang)))
             turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on", misses=0)
             return
         misses = turn.state.misses + 1
@@ -515,15 +515,14 @@ class Dialogue:
             turn.replies.append(self.render("utter_no_results", who.lang, hotlines=hotlines))
             return
         turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on")
-        if understood.source != "payload":
-            # A question in the person's own words is answered in words that pick up its topic.
-            turn.replies.append(self._pick_up(article, who.lang))
-        turn.replies.append(self._summary(article, others, who.lang))
+        # A question in the person's own words is answered in words that pick up its topic.
+        lead = self._pick_up(article, who.lang) if understood.source != "payload" else ""
+        turn.replies.append(self._summary(article, others, who.lang, lead=lead))
 
-    def _pick_up(self, article: Article, lang: str) -> OutboundMessage:
+    def _pick_up(self, article: Article, lang: str) -> str:
         topic = self._topics.get(article.topics[0])
         name = topic.label.get(lang, article.topics[0]) if topic else article.topics[0]
-        return self.render("utter_pick_up", lang, topic=name)
+        return self.render("utter_pick_up", lang, topic=name).text
 
     def _more(self, turn: Turn, said: _Said) -> None:
         who, hotlines = said.who, said.hotlines
@@ -576,9 +575,11 @@ class Dialogue:
 
     # -- articles -------------------------------------------------------------------------------------------
 
-    def _summary(self, article: Article, others: Sequence[Article], lang: str) -> OutboundMessage:
+    def _summary(self, article: Article, others: Sequence[Article], lang: str, *, lead: str = "") -> OutboundMessage:
         label = self._domain.labels["article"]
         text = f"《{article.title}》\n{article.summary}\n\n{label['full_text'][lang]}: /articles/{article.id}"
+        if lead:
+            text = f"{lead}\n{text}"
         buttons = [Button(label["read_on"][lang], "/more")]
         buttons += [Button(a.title, f'/ask_question{{"article": "{a.id}"}}') for a in others]
         buttons.append(Button(label["other_topics"][lang], "/browse_topics"))

@@ -64,8 +64,8 @@ async def run(executor: ActionExecutor, call: dict[str, Any]) -> dict[str, Any]:
 
 async def test_search_answers_with_a_summary_and_sets_the_article_slots(executor: ActionExecutor) -> None:
     result = await run(executor, payload("action_search_articles", "考试前紧张睡不着怎么办", "ask_question", {}))
-    assert "/articles/zh-" in result["responses"][-1]["text"]
-    assert any(b["payload"] == "/more" for b in result["responses"][-1]["buttons"])
+    assert "/articles/zh-" in result["responses"][0]["text"]
+    assert any(b["payload"] == "/more" for b in result["responses"][0]["buttons"])
     slots = {e["name"]: e["value"] for e in result["events"] if e["event"] == "slot"}
     assert slots["article"].startswith("zh-")
     assert slots["article_part"] == 0.0
