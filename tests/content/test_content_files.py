@@ -76,3 +76,22 @@ def test_every_guided_exercise_exists_in_both_languages():
     suffixes = {lang: {t.id.removeprefix(f"{lang}-") for t in tools if t.lang == lang} for lang in ("zh", "en")}
     assert suffixes["zh"] == suffixes["en"]
     assert len(suffixes["zh"]) >= 5
+
+
+def test_every_library_topic_is_reachable_from_the_topic_menus():
+    import re
+    from pathlib import Path
+
+    from bot.core.library import TOPICS
+    from bot.loaders.yaml_source import load_yaml
+
+    domain = load_yaml(Path(__file__).resolve().parents[2] / "dialogues" / "domain.yml")
+    for lang_index in (0, 1):
+        reachable = set()
+        for name in ("utter_browse_topics", "utter_browse_topics_more"):
+            variation = domain["responses"][name][lang_index]
+            for button in variation.get("buttons", []):
+                found = re.search(r'"topic": "([a-z_]+)"', button["payload"])
+                if found:
+                    reachable.add(found.group(1))
+        assert reachable == set(TOPICS)

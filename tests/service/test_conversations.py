@@ -185,3 +185,13 @@ async def test_sextortion_is_answered_plainly_and_asks_whether_they_are_safe(ser
     bodies = await converse(service, [("有人拿我的裸照威胁我，不给钱就发出去", Expect())])
     assert "不是你的错" in text_of(bodies[0])
     assert "你现在安全吗" in text_of(bodies[0])
+
+
+async def test_every_topic_is_reachable_from_the_menu(service: Service) -> None:
+    bodies = await converse(
+        service,
+        [("/browse_topics", Expect(offers=["/browse_topics_more"])), ("/browse_topics_more", Expect())],
+    )
+    offered = " ".join(payloads_of(bodies[0]) + payloads_of(bodies[1]))
+    for topic in ("grief", "left_behind", "self_harm", "career", "abuse"):
+        assert f'"topic": "{topic}"' in offered
