@@ -21,6 +21,8 @@ TOPICS = (
 REVIEW_STATUSES = ("draft", "approved")
 MIN_BODY, MAX_BODY = 300, 900
 MAX_SUMMARY = {"zh": 80, "en": 200}
+# Characters per chat part of an article (about a phone screen).
+PART_SIZE = {"zh": 220, "en": 520}
 ID_PATTERN = re.compile(r"^(zh|en)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIELDS = ("id", "title", "lang", "audience", "topics", "summary", "sources", "review")
 
@@ -54,13 +56,13 @@ class Article:
         """Only approved articles are served."""
         return self.review.status == "approved"
 
-    def parts(self, size: int = 220) -> list[str]:
-        """The body in chat-sized parts, split at paragraph ends (a paragraph longer than ``size`` stays whole)."""
+    def parts(self, size: int | None = None) -> list[str]:
+        """The body in chat-sized parts, split at paragraph ends (a paragraph longer than ``size`` stays whole);
+        English reads in fewer, longer parts than Chinese, whose characters each carry more."""
+        size = size if size is not None else PART_SIZE[self.lang]
         parts: list[str] = []
         current = ""
-        for paragraph in (p.strip() for p in self.body.split("\n\n")):
-            if not paragraph:
-                continue
+        for paragraph in _units(self.body):
             if current and len(current) + len(paragraph) + 2 > size:
                 parts.append(current)
                 current = paragraph
@@ -69,6 +71,23 @@ class Article:
         if current:
             parts.append(current)
         return parts
+
+
+def _units(body: str) -> list[str]:
+    """Paragraphs, a heading kept with the paragraph after it: a part never ends on a lone heading."""
+    units: list[str] = []
+    heading = ""
+    for paragraph in (p.strip() for p in body.split("\n\n")):
+        if not paragraph:
+            continue
+        if paragraph.startswith("#") and "\n" not in paragraph:
+            heading = f"{heading}\n\n{paragraph}" if heading else paragraph
+            continue
+        units.append(f"{heading}\n\n{paragraph}" if heading else paragraph)
+        heading = ""
+    if heading:
+        units.append(heading)
+    return units
 
 
 @dataclass(frozen=True, slots=True)
