@@ -195,3 +195,13 @@ async def test_every_topic_is_reachable_from_the_menu(service: Service) -> None:
     offered = " ".join(payloads_of(bodies[0]) + payloads_of(bodies[1]))
     for topic in ("grief", "left_behind", "self_harm", "career", "abuse"):
         assert f'"topic": "{topic}"' in offered
+
+
+async def test_he_wants_more_after_sextortion_is_the_same_threat_going_on(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("网友拿我的裸照威胁我，说不给钱就发到班级群", Expect(says=["不是你的错"])),
+            ("他还要更多", Expect(says=["不是你的错"], never=["第 1/", "没有更多内容"])),
+        ],
+    )
