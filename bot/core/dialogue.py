@@ -39,6 +39,8 @@ PICK_UP_SCORE = 15.0
 STOCK_AFTER = 2
 # "更多" / "more" typed alone reads on; inside a longer sentence (他还要更多) it is not the button.
 MORE_MAX = {"zh": 4, "en": 12}
+# Short answers that, once a case is open, get "I'm here" instead of the no-context menu.
+AFTER_RISK_ACK = frozenset({"affirm", "deny", "thanks", "not_sure"})
 # In crisis these go on as usual: making or reading one's own safety plan helps.
 CRISIS_PASS = frozenset({"safety_plan", "show_plan"})
 # In crisis, what answers what the person said; anything else gets the check-in.
@@ -369,7 +371,21 @@ class Dialogue:
                 self._tool_step(turn, tool, turn.state.tool_step + 1, who, hotlines)
                 return True
             return False
-        return self._answers_offer(turn, text, understood, who, hotlines)
+        return self._answers_offer(turn, text, understood, who, hotlines) or self._acknowledges(turn, understood, who)
+
+    def _acknowledges(self, turn: Turn, understood: Understanding, who: Who) -> bool:
+        """After a risky message (a case is open), 好 / 嗯 / 谢谢 is met with presence, not a cheerful menu."""
+        state = turn.state
+        if (
+            who.case_open
+            and understood.intent in AFTER_RISK_ACK
+            and understood.source != "payload"
+            and state.form is None
+            and not (state.awaiting_share or state.awaiting_feedback)
+        ):
+            turn.replies.append(self.render("utter_risk_ack", who.lang))
+            return True
+        return False
 
     def _answers_offer(self, turn: Turn, text: str, understood: Understanding, who: Who, hotlines: str) -> bool:
         """A yes or no to what the last message offered: an exercise, or reading on."""

@@ -205,3 +205,13 @@ async def test_he_wants_more_after_sextortion_is_the_same_threat_going_on(servic
             ("他还要更多", Expect(says=["不是你的错"], never=["第 1/", "没有更多内容"])),
         ],
     )
+
+
+async def test_after_an_orange_message_a_plain_yes_is_met_with_presence_not_a_menu(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("我爸爸经常打我", Expect(says=["不是你的错"])),
+            ("嗯", Expect(says=["陪着你"], never=["接下来想做点什么"], menus=False)),
+        ],
+    )
