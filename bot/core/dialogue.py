@@ -30,6 +30,16 @@ CUSTOM_ACTIONS = frozenset({
     "action_hotlines", "action_set_profile", "action_search_articles", "action_more", "action_subscribe",
     "action_unsubscribe", "action_show_plan", "action_escalate",
 })  # fmt: skip
+# The library topic of what a report was about, for the questions that follow it.
+CATEGORY_TOPICS = {
+    "self_harm": "self_harm",
+    "suicide": "warning_signs",
+    "abuse": "abuse",
+    "sexual_abuse": "abuse",
+    "exploitation": "online_safety",
+    "bullying": "bullying",
+    "eating": "self_esteem",
+}
 # Button payloads of a guided exercise: start one, the next step, the check-in answer.
 TOOL_INTENTS = frozenset({"tool", "tool_next", "tool_done"})
 # A search hit is answered with when the message names one of its topics' keywords, or scores this high (BM25 in
@@ -123,6 +133,10 @@ class DialogueState:
     # The guided exercise under way and the step shown last.
     tool: str | None = None
     tool_step: int = 0
+    # Who is writing about someone else, once a report said so (parent, teacher, friend), and the library topic of
+    # what they reported, for the questions that follow (我该怎么跟她开口).
+    reporter: str | None = None
+    topic: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
@@ -130,7 +144,8 @@ class DialogueState:
                 "part": self.part, "awaiting_share": self.awaiting_share,
                 "awaiting_feedback": self.awaiting_feedback, "screening_asked": list(self.screening_asked),
                 "screening_pending": self.screening_pending, "expecting": self.expecting, "misses": self.misses,
-                "crisis": self.crisis, "tool": self.tool, "tool_step": self.tool_step}  # fmt: skip
+                "crisis": self.crisis, "tool": self.tool, "tool_step": self.tool_step,
+                "reporter": self.reporter, "topic": self.topic}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
@@ -138,11 +153,14 @@ class DialogueState:
         answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
         asked = tuple(str(step) for step in data.get("screening_asked", []) if isinstance(step, str))
         pending, expecting, tool = data.get("screening_pending"), data.get("expecting"), data.get("tool")
+        reporter, topic = data.get("reporter"), data.get("topic")
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
                    bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)), asked,
                    pending if isinstance(pending, str) else None, expecting if isinstance(expecting, str) else None,
                    int(data.get("misses", 0)), bool(data.get("crisis", False)),
-                   tool if isinstance(tool, str) else None, int(data.get("tool_step", 0)))  # fmt: skip
+                   tool if isinstance(tool, str) else None, int(data.get("tool_step", 0)),
+                   reporter if isinstance(reporter, str) else None,
+                   topic if isinstance(topic, str) else None)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +175,16 @@ class Who:
     # Whether a counselor has been told (a case is open), and the region's lines in one short sentence.
     case_open: bool = False
     brief_hotlines: str = ""
+    # Who they are when writing about someone else (a parent about their child): the audience of what is offered.
+    reporter: str | None = None
 
     @property
     def audience(self) -> str | None:
         """The library audience code for this person, when it can be told."""
         if self.role in {"parent", "teacher"}:
             return self.role
+        if self.reporter in {"parent", "teacher"}:
+            return self.reporter
         grade = self.grade or ""
         for pattern, code in ((_PRIMARY, "student_primary"), (_JUNIOR, "student_junior"), (_SENIOR, "student_senior")):
             if pattern.search(grade):
@@ -524,7 +546,8 @@ class Dialogue:
             others = candidates[1:3]
         else:
             hits = [] if article else self._index.search(text, lang=who.lang, audience=who.audience,
-                                                          strict_audience=False, limit=3)  # fmt: skip
+                                                          strict_audience=False, limit=3,
+                                                          topic=turn.state.topic)  # fmt: skip
             article = article or (hits[0].article if hits else None)
             others = [h.article for h in hits[1:3]]
         if article is None:

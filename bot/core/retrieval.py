@@ -22,6 +22,9 @@ _STOP = frozenset((
 ))  # fmt: skip
 K1, B = 1.4, 0.75
 AUDIENCE_PREFERENCE = 1.3  # an article for someone else must score this much better to rank first
+# An article on what the conversation is about (a follow-up question that does not say it) counts as matching at
+# least this much, and is preferred by this factor.
+TOPIC_FLOOR, TOPIC_PREFERENCE = 10.0, 2.0
 FIELD_WEIGHTS = {"title": 3, "summary": 2, "topics": 2, "body": 1}
 
 
@@ -95,10 +98,12 @@ class ArticleIndex:
         audience: str | None = None,
         strict_audience: bool = True,
         limit: int = 5,
+        topic: str | None = None,
     ) -> list[Hit]:
         """The best ``limit`` approved articles for ``question`` in ``lang``. With ``strict_audience`` only
         articles for ``audience``; otherwise theirs rank higher but others still answer (chat: a teacher asking
-        how to teach life education is also served by a piece written for pupils)."""
+        how to teach life education is also served by a piece written for pupils). ``topic``: what the
+        conversation is about (a parent's follow-up, 我该怎么跟她开口, after reporting marks on a daughter's arm)."""
         query = Counter(tokens(self._fold(question)))
         if not query:
             return []
@@ -111,8 +116,13 @@ class ArticleIndex:
             for index, term in postings:
                 scores[index] = scores.get(index, 0.0) + weight * term
         hits = []
-        for index, score in scores.items():
+        if topic is not None:
+            for index, article in enumerate(self._articles):
+                if topic in article.topics:
+                    scores[index] = max(scores.get(index, 0.0), TOPIC_FLOOR)
+        for index, raw in scores.items():
             article = self._articles[index]
+            score = raw * TOPIC_PREFERENCE if topic is not None and topic in article.topics else raw
             if lang is not None and article.lang != lang:
                 continue
             for_them = audience is None or audience in article.audience

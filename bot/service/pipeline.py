@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import CaseAction, Status, case_action, district_of, first_tier
 from bot.core.dialogue import (
+    CATEGORY_TOPICS,
     DialogueState,
     RequestCounselor,
     SavePlan,
@@ -408,7 +409,8 @@ class MessagePipeline:
             return None
         # A message with no risk ends a stretch of screening questions.
         screened = replace(state, screening_asked=(), screening_pending=None)
-        turn = rt.dialogue.respond(inbound.text, understood, screened, self._who(person), self._hotlines(person))
+        who = replace(self._who(person), reporter=screened.reporter)
+        turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
         if turn.effects:
             return None
         now = rt.clock()
@@ -556,9 +558,8 @@ class MessagePipeline:
         turn: Turn | None = None
         if screened is not None and not held and (assessment.level is Level.NONE or _fills_form(assessment, state)):
             plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
-            turn = rt.dialogue.respond(
-                inbound.text, understood, screened, self._who(person, plan), self._hotlines(person)
-            )
+            who = replace(self._who(person, plan), reporter=screened.reporter)
+            turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
             outgoing.extend(turn.replies)
 
         stored = await message_store.insert_exchange(
@@ -677,6 +678,10 @@ class MessagePipeline:
         support content that follows one at yellow, and where screening stands after them."""
         if _fills_form(assessment, state):
             return [], state
+        if assessment.reporter is not None:
+            topic = next((CATEGORY_TOPICS[c] for c in assessment.categories if c in CATEGORY_TOPICS), None)
+            state = replace(state, reporter=assessment.reporter, topic=topic)
+        who = replace(who, reporter=state.reporter)
         if held and state.crisis:
             # A counselor has the conversation: crisis replies are theirs now.
             state = replace(state, crisis=False, expecting=None)

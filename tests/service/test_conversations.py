@@ -215,3 +215,16 @@ async def test_after_an_orange_message_a_plain_yes_is_met_with_presence_not_a_me
             ("嗯", Expect(says=["陪着你"], never=["接下来想做点什么"], menus=False)),
         ],
     )
+
+
+async def test_a_parent_reporting_is_spoken_to_as_a_parent_afterwards(service: Service) -> None:
+    bodies = await converse(
+        service,
+        [
+            ("我发现女儿手臂上有划痕", Expect(says=["TA"])),
+            ("我该怎么跟她开口", Expect(says=["/articles/"])),
+        ],
+    )
+    article = text_of(bodies[1]).split("/articles/", 1)[1].split()[0]
+    library = service.runtime.dialogue.library
+    assert "parent" in library.get(article).audience

@@ -53,6 +53,8 @@ class Assessment:
     cues: tuple[str, ...] = ()
     explanation: tuple[str, ...] = ()
     hints: tuple[str, ...] = field(default=())
+    # For a report about someone else: who is writing (parent, teacher, friend), when the markers say.
+    reporter: str | None = None
 
     def as_contract(self, *, explain: bool = False) -> dict[str, object]:
         """The JSON shape of the ``xinqiao triage`` contract (DESIGN.md §5)."""

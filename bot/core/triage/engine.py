@@ -268,13 +268,15 @@ class TriageEngine:
             categories.update(("distress", "third_party"))
         if level is Level.NONE:
             return Assessment(Level.NONE, (), (), tuple(found.explanation), tuple(hints))
+        reporter = None
         if self._about_someone_else(reading.normalized, third_party_markers, contributing or risk):
             categories.add("third_party")
             contributing.extend(third_party_markers)
             found.explanation.append("reported about someone else")
+            reporter = next((m.entry.reporter for m in third_party_markers if m.entry.reporter), None)
         cues = tuple(dict.fromkeys(m.term for m in sorted(contributing, key=lambda m: m.start)))
         ordered = tuple(sorted(categories, key=CATEGORY_ORDER.__getitem__))
-        return Assessment(level, ordered, cues, tuple(found.explanation), tuple(hints))
+        return Assessment(level, ordered, cues, tuple(found.explanation), tuple(hints), reporter)
 
     def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings, reading: _Reading) -> None:
         """Fire every rule whose role groups are all present (in history too, for conversation scope)."""

@@ -54,6 +54,9 @@ SCREENING_STEPS: tuple[str, ...] = ("thoughts", "method", "intent", "plan", "beh
 # Context roles change how other cues read; they carry no risk category of their own.
 UNCATEGORISED_ROLES: frozenset[str] = frozenset({"info", "hyperbole"})
 LANGS: frozenset[str] = frozenset({"zh", "en"})
+ENTRY_FIELDS = frozenset({"id", "role", "level", "terms", "note", "topic", "category", "word", "reporter"})
+# Who writes about someone else: a parent, a teacher, a young person about a friend.
+REPORTERS: tuple[str, ...] = ("parent", "teacher", "friend")
 SCOPES: frozenset[str] = frozenset({"near", "clause", "message", "conversation"})
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_.-")
 _ALREADY_FOLDED = re.compile(r"[a-z']+(?: [a-z']+)*")
@@ -77,6 +80,9 @@ class CueEntry:
     # ``word: true``: counts only as a whole word of the message (a segmenter says where words are): 死 in 我想死,
     # not in 死水; 杀 in 杀了他, not in 自杀. For characters that are everyday parts of unrelated words.
     word: bool = False
+    # On a third-party marker: who is writing when it is said (我女儿 → a parent, 我的学生 → a teacher, 我朋友 → a
+    # friend), so that the conversation goes on speaking to them.
+    reporter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +171,7 @@ def parse_lexicon_document(source: str, document: Any, normalize: Callable[[str]
 def _parse_entry(
     raw: Mapping[str, Any], lang: str, default_category: Any, source: str, normalize: Callable[[str], str]
 ) -> CueEntry:
-    _check_fields(raw, {"id", "role", "level", "terms", "note", "topic", "category", "word"}, source, "entry")
+    _check_fields(raw, ENTRY_FIELDS, source, "entry")
     entry_id = _require(raw, "id", source, str)
     if not set(entry_id) <= _ID_CHARS:
         raise ContentError(source, line_of(raw), f"id {entry_id!r} may only use a-z, 0-9, '_', '.', '-'")
@@ -204,6 +210,7 @@ def _parse_entry(
     word = raw.get("word", False)
     if not isinstance(word, bool):
         raise ContentError(source, line_of(raw), f"{entry_id}: word must be true or false")
+    reporter = _reporter(raw, role, source, entry_id)
     note = raw.get("note", "")
     return CueEntry(
         id=entry_id,
@@ -217,7 +224,19 @@ def _parse_entry(
         source=source,
         line=line_of(raw),
         word=word,
+        reporter=reporter,
     )
+
+
+def _reporter(raw: Mapping[str, Any], role: str, source: str, entry_id: str) -> str | None:
+    reporter = raw.get("reporter")
+    if reporter is not None and (reporter not in REPORTERS or role not in {"third_party", "reported"}):
+        raise ContentError(
+            source,
+            line_of(raw),
+            f"{entry_id}: reporter is one of {', '.join(REPORTERS)}, on a third_party or reported entry",
+        )
+    return reporter if isinstance(reporter, str) else None
 
 
 def parse_rules_document(source: str, document: Any) -> list[Rule]:
