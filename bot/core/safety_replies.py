@@ -28,6 +28,8 @@ class SafetyReplies:
     screening: Mapping[str, Mapping[str, str]]
     # The question a reply's own text ends on (``asks: safe_now`` for "are you safe right now?"), by key.
     asks: Mapping[str, str] = field(default_factory=dict)
+    # A line added to red and orange replies for primary pupils (请大人陪你一起打电话), by language.
+    pupils: Mapping[str, str] = field(default_factory=dict)
 
     def key_for(self, assessment: Assessment) -> str | None:
         """The reply key for an assessment: third-party guidance first, then the most urgent category."""
@@ -50,6 +52,7 @@ class SafetyReplies:
         asked: Sequence[str] = (),
         *,
         crisis: bool = False,
+        pupil: bool = False,
     ) -> str | None:
         """The full safety reply for ``assessment`` (None for level none), hotlines of ``region`` filled in; in a
         crisis (after a red message) every reply lists 110 and 120."""
@@ -62,6 +65,8 @@ class SafetyReplies:
             # A worry gets one or two numbers, not the whole directory.
             lines = lines[:YELLOW_LINES]
         text = self.texts[key][lang].replace(PLACEHOLDER, format_hotlines(lines, lang)).strip()
+        if pupil and assessment.level in {Level.RED, Level.ORANGE} and lang in self.pupils:
+            text = f"{text}\n{self.pupils[lang].strip()}"
         step = next_screening_step(assessment, asked)
         if step is not None:
             text = f"{text}\n\n{self.screening[step][lang]}"
@@ -160,7 +165,9 @@ def parse_safety_replies(source: str, document: Any) -> SafetyReplies:
     missing = [key for key in REQUIRED_KEYS if key not in texts]
     if missing:
         raise ContentError(source, None, f"missing required repl(ies): {', '.join(missing)}")
-    return SafetyReplies(texts, _screening(source, screening), asks)
+    pupils = document.get("pupils")
+    lines = _bilingual(pupils, source, "pupils") if isinstance(pupils, Mapping) else {}
+    return SafetyReplies(texts, _screening(source, screening), asks, lines)
 
 
 def _screening(source: str, screening: list[Any]) -> dict[str, dict[str, str]]:

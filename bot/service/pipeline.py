@@ -52,6 +52,8 @@ _UNSURE = Understanding(None, 0.0, source="fallback")
 # When triage itself cannot read a message, a human does: a quiet yellow follow-up rather than silence.
 _UNREAD = Assessment(Level.YELLOW, ("distress",), explanation=("triage failed on this message",))
 # Categories where the danger is someone else: a personal safety plan is not the next step there.
+# The library audience of primary pupils, whose safety replies ask a grown-up to call with them.
+PUPILS = "student_primary"
 OTHERS_DANGER = frozenset({"abuse", "sexual_abuse", "exploitation", "danger", "harm_others", "third_party"})
 # Intents whose reply reads something only the store has (the person's safety plan).
 NEEDS_STORE = frozenset({"show_plan"})
@@ -692,7 +694,9 @@ class MessagePipeline:
             reply = self._rt.dialogue.crisis_reply(who, self._hotlines_for(who), alone=alone)
             if assessment.level is Level.YELLOW:
                 return [reply], replace(state, expecting=None if alone else "with_someone")
-        safety = self._safety_reply(assessment, who.lang, who.region, state.screening_asked, crisis=state.crisis)
+        safety = self._safety_reply(
+            assessment, who.lang, who.region, state.screening_asked, crisis=state.crisis, pupil=who.audience == PUPILS
+        )
         replied = safety is not None and (assessment.level is not Level.YELLOW or not held)
         asked, pending = screening_after(self._rt.safety, assessment, state.screening_asked, replied=replied)
         state = replace(state, screening_asked=asked, screening_pending=pending)
@@ -709,9 +713,16 @@ class MessagePipeline:
         return [safety], state
 
     def _safety_reply(
-        self, assessment: Assessment, lang: str, region: str, asked: tuple[str, ...] = (), *, crisis: bool = False
+        self,
+        assessment: Assessment,
+        lang: str,
+        region: str,
+        asked: tuple[str, ...] = (),
+        *,
+        crisis: bool = False,
+        pupil: bool = False,
     ) -> OutboundMessage | None:
-        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region, asked, crisis=crisis)
+        text = self._rt.safety.compose(assessment, lang, self._rt.hotlines, region, asked, crisis=crisis, pupil=pupil)
         if text is None:
             return None
         buttons: tuple[Button, ...] = ()

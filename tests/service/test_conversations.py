@@ -228,3 +228,14 @@ async def test_a_parent_reporting_is_spoken_to_as_a_parent_afterwards(service: S
     article = text_of(bodies[1]).split("/articles/", 1)[1].split()[0]
     library = service.runtime.dialogue.library
     assert "parent" in library.get(article).audience
+
+
+async def test_a_primary_pupil_is_asked_to_call_with_a_grown_up(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ('/set_grade{"grade": "三年级"}', Expect()),
+            ("我想死", Expect(says=["请他们陪你一起打电话"])),
+        ],
+    )
+    await converse(service, [("我想死", Expect(never=["请他们陪你一起打电话"]))])
