@@ -61,8 +61,8 @@ CRISIS_REPLIES = {
     "privacy": "utter_crisis_secret",
 }
 _PRIMARY = re.compile(r"[一二三四五六]年级|grade\s*[1-6]\b|year\s*[1-6]\b", re.IGNORECASE)
-_JUNIOR = re.compile(r"初[一二三]|初中|grade\s*[7-9]\b|year\s*[7-9]\b", re.IGNORECASE)
-_SENIOR = re.compile(r"高[一二三]|高中|grade\s*1[0-2]\b|year\s*1[0-2]\b", re.IGNORECASE)
+_JUNIOR = re.compile(r"初[一二三]|初中|中[一二三]|grade\s*[7-9]\b|year\s*[7-9]\b|form\s*[1-3]\b", re.IGNORECASE)
+_SENIOR = re.compile(r"高[一二三]|高中|中[四五六]|grade\s*1[0-2]\b|year\s*1[0-2]\b|form\s*[4-6]\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,11 @@ from bot.nlu.training_data import TrainingData
 # training examples, a wrong guess counted three times a clarifying answer: cost 0.375 at 0.25, 0.379 at 0.3,
 # 0.425 at 0.4 (34 intents, ~4,000 examples); the more cautious of the two best.
 CONFIDENCE_THRESHOLD = 0.3
-_GRADE = re.compile(r"(?:[一二三四五六]年级|初[一二三]|高[一二三]|grade\s*\d{1,2}|year\s*\d{1,2})", re.IGNORECASE)
+# Mainland grades, and Hong Kong's secondary forms (中一 … 中六, form 1-6).
+_GRADE = re.compile(
+    r"(?:[一二三四五六]年级|初[一二三]|高[一二三]|(?<![其之当空])中[一二三四五六](?![个些次点种天下般样半份部位名])|grade\s*\d{1,2}|year\s*\d{1,2}|form\s*[1-6])",
+    re.IGNORECASE,
+)
 
 
 class EmbeddedNlu:

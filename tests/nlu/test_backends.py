@@ -155,3 +155,19 @@ def test_fast_scoring_equals_scikit_learn() -> None:
         folded = text.casefold()
         expected = nlu._model.predict_proba([folded])[0]
         assert np.allclose(nlu.probabilities(folded), expected, atol=1e-12)
+
+
+def test_grades_include_hong_kong_forms_but_not_words_that_contain_them():
+    nlu = model()
+    assert nlu.parse("我读中三").entity("grade") == "中三"
+    assert nlu.parse("i'm in form 5").entity("grade") == "form 5"
+    assert nlu.parse("其中一个同学").entity("grade") is None
+    assert nlu.parse("读初二").entity("grade") == "初二"
+
+
+def test_hong_kong_forms_are_junior_and_senior_secondary():
+    from bot.core.dialogue import Who
+
+    assert Who("zh", grade="中二").audience == "student_junior"
+    assert Who("zh", grade="中五").audience == "student_senior"
+    assert Who("en", grade="form 1").audience == "student_junior"
