@@ -137,6 +137,8 @@ class DialogueState:
     # what they reported, for the questions that follow (我该怎么跟她开口).
     reporter: str | None = None
     topic: str | None = None
+    # When the crisis began (ISO time, set by the caller, who has the clock): how long they have been waiting.
+    crisis_since: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
@@ -145,7 +147,7 @@ class DialogueState:
                 "awaiting_feedback": self.awaiting_feedback, "screening_asked": list(self.screening_asked),
                 "screening_pending": self.screening_pending, "expecting": self.expecting, "misses": self.misses,
                 "crisis": self.crisis, "tool": self.tool, "tool_step": self.tool_step,
-                "reporter": self.reporter, "topic": self.topic}  # fmt: skip
+                "reporter": self.reporter, "topic": self.topic, "crisis_since": self.crisis_since}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DialogueState:
@@ -153,14 +155,14 @@ class DialogueState:
         answers = tuple((str(k), str(v)) for k, v in data.get("answers", []) if isinstance(k, str))
         asked = tuple(str(step) for step in data.get("screening_asked", []) if isinstance(step, str))
         pending, expecting, tool = data.get("screening_pending"), data.get("expecting"), data.get("tool")
-        reporter, topic = data.get("reporter"), data.get("topic")
+        reporter, topic, since = data.get("reporter"), data.get("topic"), data.get("crisis_since")
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
                    bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)), asked,
                    pending if isinstance(pending, str) else None, expecting if isinstance(expecting, str) else None,
                    int(data.get("misses", 0)), bool(data.get("crisis", False)),
                    tool if isinstance(tool, str) else None, int(data.get("tool_step", 0)),
                    reporter if isinstance(reporter, str) else None,
-                   topic if isinstance(topic, str) else None)  # fmt: skip
+                   topic if isinstance(topic, str) else None, since if isinstance(since, str) else None)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,8 @@ class Who:
     brief_hotlines: str = ""
     # Who they are when writing about someone else (a parent about their child): the audience of what is offered.
     reporter: str | None = None
+    # Minutes since the crisis began, for "you have been waiting N minutes" (None outside a crisis).
+    waited: int | None = None
 
     @property
     def audience(self) -> str | None:
@@ -432,9 +436,7 @@ class Dialogue:
     def crisis(self, turn: Turn, understood: Understanding, who: Who, hotlines: str) -> None:
         """A crisis reply to whatever the person says after a red message: short, answering what they said, the
         emergency numbers and where the counselor is; never a menu or an article."""
-        labels = self._domain.labels.get("crisis", {})
-        status = labels.get("notified" if who.case_open else "not_yet", {}).get(who.lang, "")
-        values = {"counselor": status, "brief": who.brief_hotlines, "hotlines": hotlines}
+        values = {"counselor": self._counselor_status(who), "brief": who.brief_hotlines, "hotlines": hotlines}
         intent = understood.intent
         if intent == "safe_now":
             turn.state = replace(turn.state, crisis=False, expecting=None)
@@ -453,10 +455,18 @@ class Dialogue:
 
     def crisis_reply(self, who: Who, hotlines: str, *, alone: bool = False) -> OutboundMessage:
         """The crisis check-in for a message triage found risky again while the conversation is in crisis."""
+        response = "utter_crisis_alone" if alone else "utter_crisis_checkin"
+        status = self._counselor_status(who)
+        return self.render(response, who.lang, counselor=status, brief=who.brief_hotlines, hotlines=hotlines)
+
+    def _counselor_status(self, who: Who) -> str:
+        """Whether a counselor has been told, and how long the person has waited."""
         labels = self._domain.labels.get("crisis", {})
         status = labels.get("notified" if who.case_open else "not_yet", {}).get(who.lang, "")
-        response = "utter_crisis_alone" if alone else "utter_crisis_checkin"
-        return self.render(response, who.lang, counselor=status, brief=who.brief_hotlines, hotlines=hotlines)
+        waited = labels.get("waited", {}).get(who.lang, "")
+        if who.case_open and who.waited and waited:
+            status = f"{status}{waited.replace('{minutes}', str(who.waited))}"
+        return status
 
     # -- guided exercises -----------------------------------------------------------------------------------
 

@@ -411,11 +411,11 @@ class MessagePipeline:
             return None
         # A message with no risk ends a stretch of screening questions.
         screened = replace(state, screening_asked=(), screening_pending=None)
-        who = replace(self._who(person), reporter=screened.reporter)
+        now = rt.clock()
+        who = replace(self._who(person), reporter=screened.reporter, waited=_waited(screened, now))
         turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
         if turn.effects:
             return None
-        now = rt.clock()
         item = self._exchange(person, inbound, assessment, turn.replies, now, delivered=replies_delivered)
         if turn.state != state:
             # Reading an article moves the conversation's state: it is written in the same group commit.
@@ -554,13 +554,13 @@ class MessagePipeline:
         state = await self._dialogue_state(session, person) if sent is None else None
         screened: DialogueState | None = None
         if state is not None:
-            outgoing, screened = self._risk_replies(inbound, assessment, state, self._who(person), held=held)
+            outgoing, screened = self._risk_replies(inbound, assessment, state, self._who(person), held=held, now=now)
         else:
             outgoing = list(sent.replies) if sent is not None else []
         turn: Turn | None = None
         if screened is not None and not held and (assessment.level is Level.NONE or _fills_form(assessment, state)):
             plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
-            who = replace(self._who(person, plan), reporter=screened.reporter)
+            who = replace(self._who(person, plan), reporter=screened.reporter, waited=_waited(screened, now))
             turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
             outgoing.extend(turn.replies)
 
@@ -674,7 +674,14 @@ class MessagePipeline:
         return case
 
     def _risk_replies(
-        self, inbound: InboundMessage, assessment: Assessment, state: DialogueState, who: Who, *, held: bool
+        self,
+        inbound: InboundMessage,
+        assessment: Assessment,
+        state: DialogueState,
+        who: Who,
+        *,
+        held: bool,
+        now: datetime,
     ) -> tuple[list[OutboundMessage], DialogueState]:
         """The safety reply (none for level none; none at yellow while a counselor has the conversation), the
         support content that follows one at yellow, and where screening stands after them."""
@@ -683,7 +690,7 @@ class MessagePipeline:
         if assessment.reporter is not None:
             topic = next((CATEGORY_TOPICS[c] for c in assessment.categories if c in CATEGORY_TOPICS), None)
             state = replace(state, reporter=assessment.reporter, topic=topic)
-        who = replace(who, reporter=state.reporter)
+        who = replace(who, reporter=state.reporter, waited=_waited(state, now))
         if held and state.crisis:
             # A counselor has the conversation: crisis replies are theirs now.
             state = replace(state, crisis=False, expecting=None)
@@ -702,7 +709,8 @@ class MessagePipeline:
         state = replace(state, screening_asked=asked, screening_pending=pending)
         if assessment.level is Level.RED and not held:
             # Crisis mode until a counselor takes over or the person says they are safe.
-            state = replace(state, crisis=True, expecting=None, tool=None, article=None)
+            since = state.crisis_since if state.crisis else now.isoformat()
+            state = replace(state, crisis=True, crisis_since=since, expecting=None, tool=None, article=None)
         if safety is None or not replied:
             return [], state
         if assessment.level is Level.YELLOW:
@@ -792,7 +800,9 @@ class MessagePipeline:
         """The replies without the store, and whether the person asked for a counselor."""
         rt = self._rt
         who = self._who(person) if person is not None else Who(lang, inbound.profile.role or "student", region=region)
-        risky, _state = self._risk_replies(inbound, assessment, DialogueState(screening_asked=asked), who, held=False)
+        risky, _state = self._risk_replies(
+            inbound, assessment, DialogueState(screening_asked=asked), who, held=False, now=self._rt.clock()
+        )
         if risky:
             if assessment.level in {Level.RED, Level.ORANGE}:
                 rt.metrics.safety_replies.labels(assessment.level.value).inc()
@@ -883,6 +893,17 @@ class MessagePipeline:
         if messages:
             async with self._rt.db.transaction() as session:
                 await message_store.mark_delivered(session, [m.id for m in messages], self._rt.clock())
+
+
+def _waited(state: DialogueState, now: datetime) -> int | None:
+    """Whole minutes since the crisis began, for the crisis replies; None outside one."""
+    if not state.crisis or state.crisis_since is None:
+        return None
+    try:
+        since = datetime.fromisoformat(state.crisis_since)
+    except ValueError:
+        return None
+    return max(0, int((now - since).total_seconds() // 60))
 
 
 def _fills_form(assessment: Assessment, state: DialogueState | None) -> bool:

@@ -239,3 +239,11 @@ async def test_a_primary_pupil_is_asked_to_call_with_a_grown_up(service: Service
         ],
     )
     await converse(service, [("我想死", Expect(never=["请他们陪你一起打电话"]))])
+
+
+async def test_in_crisis_the_check_in_says_how_long_they_have_waited(service: Service) -> None:
+    session_id = new_session()
+    await service.say(session_id, "药都准备好了，今晚就吃")
+    service.clock.advance(minutes=12)
+    body = await service.say(session_id, "好")
+    assert "12分钟" in text_of(body)
