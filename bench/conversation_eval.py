@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import re
-import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from revision import TREE, run_in_revision  # the sibling bench/revision.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "conversations.yml"
@@ -213,23 +212,8 @@ def judge_turn(
 
 def reference(revision: str, show: int) -> dict[str, Any]:
     """The figures of ``revision``'s app on the same set, run from an export in its own interpreter."""
-    archive = subprocess.run(  # noqa: S603 - our own git and our own revision argument
-        ["git", "-C", str(ROOT), "archive", revision, "bot", "content", "dialogues"],  # noqa: S607
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tempfile.TemporaryDirectory() as folder:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(folder, filter="data")
-        done = subprocess.run(  # noqa: S603 - this interpreter running this script
-            [sys.executable, __file__, "--tree", folder, "--json", "--show", str(show)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"reference {revision} failed:\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    output = run_in_revision(revision, [__file__, "--tree", TREE, "--json", "--show", str(show)])
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return figures
 
 

@@ -17,16 +17,14 @@ Sets:
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import re
-import subprocess
 import sys
-import tarfile
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from revision import run_in_revision  # the sibling bench/revision.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -214,26 +212,9 @@ Query = tuple[str, tuple[str, ...], str | None]
 def reference_levels(revision: str, queries: list[Query]) -> dict[Query, Level]:
     """Levels from the triage of ``revision`` (its code and its lexicon, exported from git), for a comparison
     measured in the same run."""
-    archive = subprocess.run(  # noqa: S603 - our own git and our own revision argument
-        ["git", "-C", str(ROOT), "archive", revision, "bot", "content"],  # noqa: S607
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tempfile.TemporaryDirectory() as folder:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(folder, filter="data")
-        payload = json.dumps([[t, list(h), a] for t, h, a in queries], ensure_ascii=False)
-        done = subprocess.run(  # noqa: S603 - this interpreter running the fixed script above
-            [sys.executable, "-c", _REFERENCE_SCRIPT],
-            cwd=folder,
-            input=payload,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"reference {revision} failed:\n{done.stderr[-2000:]}")
-    return {query: Level(level) for query, level in zip(queries, json.loads(done.stdout), strict=True)}
+    payload = json.dumps([[t, list(h), a] for t, h, a in queries], ensure_ascii=False)
+    levels = json.loads(run_in_revision(revision, ["-c", _REFERENCE_SCRIPT], payload))
+    return {query: Level(level) for query, level in zip(queries, levels, strict=True)}
 
 
 def _queries(items: Iterable[dict[str, Any]]) -> list[Query]:

@@ -8,19 +8,17 @@ printed; ``--reference REV`` also times a git revision's triage (its code and le
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
 import re
 import statistics
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from revision import run_in_revision  # the sibling bench/revision.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -124,25 +122,8 @@ json.dump({"load_ms": load * 1000, "us": best * 1e6}, sys.stdout)
 
 def reference_speed(revision: str, messages: list[str]) -> dict[str, float]:
     """Load time and µs per typical message of ``revision``'s triage, on this core, in this run."""
-    archive = subprocess.run(  # noqa: S603 - our own git and our own revision argument
-        ["git", "-C", str(ROOT), "archive", revision, "bot", "content"],  # noqa: S607
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tempfile.TemporaryDirectory() as folder:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(folder, filter="data")
-        done = subprocess.run(  # noqa: S603 - this interpreter running the fixed script above
-            [sys.executable, "-c", _REFERENCE_SCRIPT],
-            cwd=folder,
-            input=json.dumps(messages, ensure_ascii=False),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    if done.returncode != 0:
-        raise SystemExit(f"reference {revision} failed:\n{done.stderr[-2000:]}")
-    figures: dict[str, float] = json.loads(done.stdout)
+    output = run_in_revision(revision, ["-c", _REFERENCE_SCRIPT], json.dumps(messages, ensure_ascii=False))
+    figures: dict[str, float] = json.loads(output)
     return figures
 
 
