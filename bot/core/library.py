@@ -6,10 +6,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from bot.core.content_error import ContentError, line_of
 
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
+_Identified = TypeVar("_Identified", bound=_HasId)
 LANGS = ("zh", "en")
 AUDIENCES = ("student_primary", "student_junior", "student_senior", "parent", "teacher")
 TOPICS = (
@@ -128,60 +137,95 @@ def split_front_matter(source: str, text: str) -> tuple[str, str]:
     return front, body.strip()
 
 
-def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_lang: str) -> Article:
-    """Validate one article's front matter and body; errors name the file and the field."""
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    """The fields every piece of content shares (articles, exercises), validated."""
+
+    id: str
+    title: str
+    lang: str
+    audience: tuple[str, ...]
+    topics: tuple[str, ...]
+    summary: str
+    sources: tuple[str, ...]
+    review: Review
+
+
+def parse_front_matter(
+    source: str, front: Any, *, fields: Sequence[str], id_pattern: re.Pattern[str], file_stem: str, folder_lang: str
+) -> FrontMatter:
+    """Validate the shared fields of a content file (exactly ``fields`` present); errors name the file and field."""
     if not isinstance(front, Mapping):
         raise ContentError(source, 1, "front matter must be a YAML mapping")
-    missing = [name for name in FIELDS if name not in front]
+    missing = [name for name in fields if name not in front]
     if missing:
-        raise ContentError(source, 1, f"missing fields: {', '.join(missing)}")
-    unknown = sorted(set(front) - set(FIELDS))
+        raise ContentError(source, line_of(front) or 1, f"missing fields: {', '.join(missing)}")
+    unknown = sorted(set(front) - set(fields))
     if unknown:
-        raise ContentError(source, 1, f"unknown fields: {', '.join(unknown)}")
-    article_id = text_field(source, front, "id")
-    if not ID_PATTERN.match(article_id) or article_id != file_stem:
-        raise ContentError(source, 1, f"id: {article_id!r} must be like zh-topic-words and equal the file name")
+        raise ContentError(source, line_of(front) or 1, f"unknown fields: {', '.join(unknown)}")
+    content_id = text_field(source, front, "id")
+    if not id_pattern.match(content_id) or content_id != file_stem:
+        raise ContentError(source, 1, f"id: {content_id!r} must be like {id_pattern.pattern} and equal the file name")
     lang = text_field(source, front, "lang")
-    if lang not in LANGS or lang != folder_lang or not article_id.startswith(f"{lang}-"):
+    if lang not in LANGS or lang != folder_lang or not content_id.startswith(f"{lang}-"):
         raise ContentError(source, 1, f"lang: {lang!r} must be zh or en, match the folder and start the id")
-    audience = code_list(source, front, "audience", AUDIENCES)
-    topics = code_list(source, front, "topics", TOPICS)
     summary = text_field(source, front, "summary")
     if len(summary) > MAX_SUMMARY[lang]:
         raise ContentError(source, 1, f"summary: {len(summary)} characters, at most {MAX_SUMMARY[lang]}")
     sources = front["sources"]
     if not isinstance(sources, list) or not sources:
-        raise ContentError(source, 1, "sources: a list of the public guidance the article rests on")
+        raise ContentError(source, 1, "sources: a list of the public guidance it rests on")
     for number, item in enumerate(sources, start=1):
         if not isinstance(item, str) or not item.strip():
             raise ContentError(
                 source, line_of(sources), f"sources: item {number} is not plain text (put it in quotes if it has ': ')"
             )
-    review = parse_review(source, front["review"])
+    return FrontMatter(
+        content_id,
+        text_field(source, front, "title"),
+        lang,
+        code_list(source, front, "audience", AUDIENCES),
+        code_list(source, front, "topics", TOPICS),
+        summary,
+        tuple(item.strip() for item in sources),
+        parse_review(source, front["review"]),
+    )
+
+
+def parse_article(source: str, front: Any, body: str, *, file_stem: str, folder_lang: str) -> Article:
+    """Validate one article's front matter and body; errors name the file and the field."""
+    common = parse_front_matter(
+        source, front, fields=FIELDS, id_pattern=ID_PATTERN, file_stem=file_stem, folder_lang=folder_lang
+    )
     if not MIN_BODY <= len(body) <= MAX_BODY:
         raise ContentError(source, None, f"body: {len(body)} characters, must be {MIN_BODY}-{MAX_BODY}")
     return Article(
-        article_id,
-        text_field(source, front, "title"),
-        lang,
-        audience,
-        topics,
-        summary,
-        tuple(sources),
-        review,
+        common.id,
+        common.title,
+        common.lang,
+        common.audience,
+        common.topics,
+        common.summary,
+        common.sources,
+        common.review,
         body,
         source,
     )
 
 
+def index_by_id(items: Iterable[_Identified]) -> dict[str, _Identified]:
+    """Content by id, in id order; a repeated id is an error naming both files."""
+    by_id: dict[str, _Identified] = {}
+    for item in items:
+        if item.id in by_id:
+            raise ContentError(item.source, 1, f"id {item.id} is also used by {by_id[item.id].source}")
+        by_id[item.id] = item
+    return dict(sorted(by_id.items()))
+
+
 def build_library(articles: Iterable[Article]) -> Library:
     """Index articles by id; a repeated id is an error."""
-    by_id: dict[str, Article] = {}
-    for article in articles:
-        if article.id in by_id:
-            raise ContentError(article.source, 1, f"id {article.id} is also used by {by_id[article.id].source}")
-        by_id[article.id] = article
-    return Library(dict(sorted(by_id.items())))
+    return Library(index_by_id(articles))
 
 
 def text_field(source: str, front: Mapping[str, Any], name: str) -> str:

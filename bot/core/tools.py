@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.content_error import ContentError, line_of
-from bot.core.library import AUDIENCES, LANGS, MAX_SUMMARY, TOPICS, Review, code_list, parse_review, text_field
+from bot.core.library import Review, index_by_id, parse_front_matter
 
 TOOL_ID = re.compile(r"^(zh|en)-t-[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIELDS = ("id", "title", "lang", "audience", "topics", "summary", "minutes", "sources", "review", "steps", "check_in")
@@ -86,40 +86,23 @@ class Toolbox:
 
 def parse_tool(source: str, raw: Any, *, file_stem: str, folder_lang: str) -> Tool:
     """Validate one tool file; errors name the file and the field."""
-    if not isinstance(raw, Mapping):
-        raise ContentError(source, 1, "a tool file is a YAML mapping")
-    missing = [name for name in FIELDS if name not in raw]
-    if missing:
-        raise ContentError(source, 1, f"missing fields: {', '.join(missing)}")
-    unknown = sorted(set(raw) - set(FIELDS))
-    if unknown:
-        raise ContentError(source, 1, f"unknown fields: {', '.join(unknown)}")
-    tool_id = text_field(source, raw, "id")
-    if not TOOL_ID.match(tool_id) or tool_id != file_stem:
-        raise ContentError(source, line_of(raw), f"id: {tool_id!r} must be like zh-t-words and equal the file name")
-    lang = text_field(source, raw, "lang")
-    if lang not in LANGS or lang != folder_lang or not tool_id.startswith(f"{lang}-"):
-        raise ContentError(source, line_of(raw), f"lang: {lang!r} must be zh or en, match the folder and start the id")
-    summary = text_field(source, raw, "summary")
-    if len(summary) > MAX_SUMMARY[lang]:
-        raise ContentError(source, line_of(raw), f"summary: {len(summary)} characters, at most {MAX_SUMMARY[lang]}")
+    common = parse_front_matter(
+        source, raw, fields=FIELDS, id_pattern=TOOL_ID, file_stem=file_stem, folder_lang=folder_lang
+    )
     minutes = raw["minutes"]
     if not isinstance(minutes, int) or not 1 <= minutes <= 30:
         raise ContentError(source, line_of(raw), "minutes: how long it takes, 1 to 30")
-    sources = raw["sources"]
-    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s.strip() for s in sources):
-        raise ContentError(source, line_of(raw), "sources: a list of the public guidance the tool rests on")
     return Tool(
-        tool_id,
-        text_field(source, raw, "title"),
-        lang,
-        code_list(source, raw, "audience", AUDIENCES),
-        code_list(source, raw, "topics", TOPICS),
-        summary,
+        common.id,
+        common.title,
+        common.lang,
+        common.audience,
+        common.topics,
+        common.summary,
         minutes,
-        tuple(s.strip() for s in sources),
-        parse_review(source, raw["review"]),
-        _steps(source, raw["steps"], lang),
+        common.sources,
+        common.review,
+        _steps(source, raw["steps"], common.lang),
         _check_in(source, raw["check_in"]),
         source,
     )
@@ -160,9 +143,4 @@ def _check_in(source: str, raw: Any) -> CheckIn:
 
 def build_toolbox(tools: Iterable[Tool]) -> Toolbox:
     """Index tools by id; a repeated id is an error."""
-    by_id: dict[str, Tool] = {}
-    for tool in tools:
-        if tool.id in by_id:
-            raise ContentError(tool.source, 1, f"id {tool.id} is also used by {by_id[tool.id].source}")
-        by_id[tool.id] = tool
-    return Toolbox(dict(sorted(by_id.items())))
+    return Toolbox(index_by_id(tools))
