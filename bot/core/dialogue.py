@@ -128,8 +128,6 @@ class DialogueState:
     expecting: str | None = None
     # Messages in a row the bot could not place; the stock "not sure" reply comes only after two.
     misses: int = 0
-    # After a red message, until a counselor takes over or the person says they are safe: crisis replies only.
-    crisis: bool = False
     # The guided exercise under way and the step shown last.
     tool: str | None = None
     tool_step: int = 0
@@ -137,8 +135,15 @@ class DialogueState:
     # what they reported, for the questions that follow (我该怎么跟她开口).
     reporter: str | None = None
     topic: str | None = None
-    # When the crisis began (ISO time, set by the caller, who has the clock): how long they have been waiting.
+    # After a red message, until a counselor takes over or the person says they are safe, the conversation is in
+    # crisis (crisis replies only); when it began (ISO time, set by the caller, who has the clock) says how long
+    # they have been waiting.
     crisis_since: str | None = None
+
+    @property
+    def crisis(self) -> bool:
+        """Whether the conversation is in crisis."""
+        return self.crisis_since is not None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form for the store."""
@@ -146,7 +151,7 @@ class DialogueState:
                 "part": self.part, "awaiting_share": self.awaiting_share,
                 "awaiting_feedback": self.awaiting_feedback, "screening_asked": list(self.screening_asked),
                 "screening_pending": self.screening_pending, "expecting": self.expecting, "misses": self.misses,
-                "crisis": self.crisis, "tool": self.tool, "tool_step": self.tool_step,
+                "tool": self.tool, "tool_step": self.tool_step,
                 "reporter": self.reporter, "topic": self.topic, "crisis_since": self.crisis_since}  # fmt: skip
 
     @classmethod
@@ -159,10 +164,12 @@ class DialogueState:
         return cls(data.get("form"), answers, data.get("article"), int(data.get("part", 0)),
                    bool(data.get("awaiting_share", False)), bool(data.get("awaiting_feedback", False)), asked,
                    pending if isinstance(pending, str) else None, expecting if isinstance(expecting, str) else None,
-                   int(data.get("misses", 0)), bool(data.get("crisis", False)),
+                   int(data.get("misses", 0)),
                    tool if isinstance(tool, str) else None, int(data.get("tool_step", 0)),
                    reporter if isinstance(reporter, str) else None,
-                   topic if isinstance(topic, str) else None, since if isinstance(since, str) else None)  # fmt: skip
+                   topic if isinstance(topic, str) else None,
+                   # A state stored before the start time was kept says only that it was in crisis.
+                   since if isinstance(since, str) else ("" if data.get("crisis") else None))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,7 +446,7 @@ class Dialogue:
         values = {"counselor": self._counselor_status(who), "brief": who.brief_hotlines, "hotlines": hotlines}
         intent = understood.intent
         if intent == "safe_now":
-            turn.state = replace(turn.state, crisis=False, expecting=None)
+            turn.state = replace(turn.state, crisis_since=None, expecting=None)
             turn.replies.append(self.render("utter_crisis_safe", who.lang, **values))
             return
         if intent == "talk_to_counselor":

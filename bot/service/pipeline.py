@@ -693,7 +693,7 @@ class MessagePipeline:
         who = replace(who, reporter=state.reporter, waited=_waited(state, now))
         if held and state.crisis:
             # A counselor has the conversation: crisis replies are theirs now.
-            state = replace(state, crisis=False, expecting=None)
+            state = replace(state, crisis_since=None, expecting=None)
         if state.crisis and assessment.level in {Level.YELLOW, Level.ORANGE} and not held:
             # In crisis a worry gets the crisis check-in, not a yellow template and an article.
             # A worry in answer to "is anyone with you?" (没人陪我) is a no.
@@ -710,7 +710,7 @@ class MessagePipeline:
         if assessment.level is Level.RED and not held:
             # Crisis mode until a counselor takes over or the person says they are safe.
             since = state.crisis_since if state.crisis else now.isoformat()
-            state = replace(state, crisis=True, crisis_since=since, expecting=None, tool=None, article=None)
+            state = replace(state, crisis_since=since, expecting=None, tool=None, article=None)
         if safety is None or not replied:
             return [], state
         if assessment.level is Level.YELLOW:
@@ -897,7 +897,7 @@ class MessagePipeline:
 
 def _waited(state: DialogueState, now: datetime) -> int | None:
     """Whole minutes since the crisis began, for the crisis replies; None outside one."""
-    if not state.crisis or state.crisis_since is None:
+    if not state.crisis_since:
         return None
     try:
         since = datetime.fromisoformat(state.crisis_since)
