@@ -119,7 +119,8 @@ def next_screening_step(assessment: Assessment, asked: Sequence[str] = ()) -> st
     """Which direct question to ask next when cues are ambiguous; red already asks about safety now."""
     remaining: tuple[str, ...]
     if assessment.level is Level.ORANGE and "suicide" in assessment.categories:
-        remaining = SCREENING_STEPS[1:]
+        # Thoughts of suicide said outright go on to the method; a wish to be dead is asked about thoughts first.
+        remaining = SCREENING_STEPS if assessment.passive_only else SCREENING_STEPS[1:]
     elif assessment.level is Level.YELLOW and "suicide" in assessment.categories:
         # Only a thought of death softened to yellow (我没有想死, 想死哈哈) is asked about directly; everyday stress
         # is not met with a suicide question.

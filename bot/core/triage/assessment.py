@@ -55,6 +55,9 @@ class Assessment:
     hints: tuple[str, ...] = field(default=())
     # For a report about someone else: who is writing (parent, teacher, friend), when the markers say.
     reporter: str | None = None
+    # Whether the suicide cues are only a wish to be dead or tiredness of living (活着好累, 不想醒来), not thoughts
+    # of ending one's life: the Columbia screener then asks about those thoughts first.
+    passive_only: bool = False
 
     def as_contract(self, *, explain: bool = False) -> dict[str, object]:
         """The JSON shape of the ``xinqiao triage`` contract (DESIGN.md §5)."""

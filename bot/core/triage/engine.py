@@ -53,6 +53,8 @@ Segmenter = Callable[[str], list[tuple[int, int]]]
 Readings = Callable[[], Mapping[str, tuple[str, ...]]]
 # Cues that no question-asking context can explain away: something is happening or about to.
 _UNDENIABLE_ROLES = frozenset({"act", "farewell", "pact", "lethality", "danger"})
+# Suicide cues that are a wish to be dead or tiredness of living, not thoughts of ending one's life.
+_PASSIVE_ROLES = frozenset({"passive", "distress", "mood", "persist"})
 _FIRST_PERSON = re.compile(r"我|(?<![a-z])(?:i|i'm|im|me|myself|my)(?![a-z])")
 
 
@@ -66,6 +68,8 @@ class _Findings:
     contributing: list[Match] = field(default_factory=list)
     # Cues a negation or a resolved past stands before: what they take part in counts as yellow at most.
     damped: frozenset[int] = frozenset()
+    # Whether a composition rule raised a suicide level (means + ready, a farewell + a time …).
+    suicide_rule: bool = False
 
     def add(self, level: Level, category: str, matches: list[Match]) -> None:
         if level.rank > Level.YELLOW.rank and any(id(m) in self.damped for m in matches):
@@ -145,8 +149,9 @@ class TriageEngine:
         # For each role, the rules it can start: only roles of a rule's groups without everyday words (the
         # loader guarantees every rule has one), so 我 or 今晚 alone never sends a message through many rules.
         self._rules_by_role: dict[str, list[int]] = {}
+        # A context role a rule names, in a group or as an exception (marks on an arm, unless it is a question).
         self._context_in_rules = _CONTEXT_ROLES & frozenset(
-            role for rule in lexicon.rules for group in rule.groups for role in group
+            role for rule in lexicon.rules for roles in (*rule.groups, rule.unless) for role in roles
         )
         # A group made only of everyday roles starts nothing; a group with one other role starts the rule from any
         # of its roles (药 may complete 药 + 带着 as well as 安眠药 can).
@@ -276,7 +281,11 @@ class TriageEngine:
             reporter = next((m.entry.reporter for m in third_party_markers if m.entry.reporter), None)
         cues = tuple(dict.fromkeys(m.term for m in sorted(contributing, key=lambda m: m.start)))
         ordered = tuple(sorted(categories, key=CATEGORY_ORDER.__getitem__))
-        return Assessment(level, ordered, cues, tuple(found.explanation), tuple(hints), reporter)
+        suicidal = {
+            m.entry.role for m in contributing if m.entry.category == "suicide" and m.entry.level is not Level.NONE
+        }
+        passive_only = "suicide" in categories and suicidal <= _PASSIVE_ROLES and not found.suicide_rule
+        return Assessment(level, ordered, cues, tuple(found.explanation), tuple(hints), reporter, passive_only)
 
     def _apply_rules(self, risk: list[Match], earlier: list[_Reading], found: _Findings, reading: _Reading) -> None:
         """Fire every rule whose role groups are all present (in history too, for conversation scope)."""
@@ -305,6 +314,7 @@ class TriageEngine:
                 used = self._fire(rule, by_role, earlier)
             if used is not None:
                 found.add(rule.level, rule.category, [m for m in used if m in risk])
+                found.suicide_rule |= rule.category == "suicide" and rule.level.rank > Level.YELLOW.rank
                 terms = ", ".join(dict.fromkeys(m.term for m in used))
                 found.explanation.append(f"rule {rule.id} ({terms}) → {rule.level}")
 

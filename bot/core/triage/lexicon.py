@@ -42,6 +42,9 @@ ROLES: frozenset[str] = frozenset(
         "ready", "now", "injury", "ongoing", "giving_away", "hand_over", "safekeeping", "minor_injury", "at_door",
         "lack", "self_at", "message_last", "attempt", "dismiss", "farewell_hint", "violence_now", "meet_up",
         "reported", "victim", "harm_act",
+        # Veiled acts and goodbyes, marks a parent finds (zh/farewells.yml, en/farewells.yml).
+        "did_vague", "fear_now", "wait_unseen", "act_start", "marks", "limb", "explained_marks", "deadline",
+        "meaningless",
         # Context: negation and the past (a cue they stand before counts as yellow at most), answers.
         "negation", "past", "resolved", "affirm", "deny",
         "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour", "asked_self_harm",
