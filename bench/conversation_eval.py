@@ -91,7 +91,14 @@ async def run(tree: Path, data: dict[str, Any], show: int) -> dict[str, Any]:
             return str(last or "none"), max((RANK[c] for c in cases), default=-1)
 
         tally: Counter[str] = Counter()
-        misses: dict[str, list[str]] = {"stock": [], "off_topic": [], "over": [], "missed": [], "crisis": []}
+        misses: dict[str, list[str]] = {
+            "stock": [],
+            "off_topic": [],
+            "over": [],
+            "missed": [],
+            "crisis": [],
+            "offer": [],
+        }
         try:
             for item in data["first_messages"]:
                 answer = await say(uuid.uuid4().hex, item["text"], item)
@@ -208,11 +215,13 @@ def judge_turn(
         tally["offer_turns"] += 1
         if STEP_SHOWN.search(text) and not stock:
             tally["offers_kept"] += 1
+        else:
+            misses["offer"].append(f"{script['id']}: {turn['say']} → {text[:60]!r}")
 
 
-def reference(revision: str, show: int) -> dict[str, Any]:
+def reference(revision: str, show: int, data: Path) -> dict[str, Any]:
     """The figures of ``revision``'s app on the same set, run from an export in its own interpreter."""
-    output = run_in_revision(revision, [__file__, "--tree", TREE, "--json", "--show", str(show)])
+    output = run_in_revision(revision, [__file__, "--tree", TREE, "--json", "--show", str(show), "--data", str(data)])
     figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return figures
 
@@ -221,19 +230,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", metavar="REV", help="the same set through a git revision's app")
     parser.add_argument("--show", type=int, default=0, help="print up to N misses of each kind (stderr)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DATA,
+        help="the set to run (default the held-out one; bench/data/conversations_dev.yml to tune on)",
+    )
     parser.add_argument("--tree", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import yaml
 
-    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    data = yaml.safe_load(args.data.read_text(encoding="utf-8"))
     ours = asyncio.run(run(args.tree, data, args.show))
     if args.json:
         print(json.dumps(ours))
         return 0
-    theirs = reference(args.reference, 0) if args.reference else None
+    theirs = reference(args.reference, 0, args.data.resolve()) if args.reference else None
+    honest = "never tuned on" if args.data.resolve() == DATA else "tuned on"
     print(f"conversation set: {len(data['first_messages'])} first messages, {len(data['scripts'])} scripts, "
-          f"{ours['turns']} turns (bench/data/conversations.yml; never tuned on)")  # fmt: skip
+          f"{ours['turns']} turns ({args.data.name}; {honest})")  # fmt: skip
     rows = [
         ("stock 'not sure' reply, share of turns", "stock", f"≤ {TARGETS['stock']:.0%}"),
         (f"answered on topic ({ours['topical']} first messages)", "on_topic", f"≥ {TARGETS['on_topic']:.0%}"),
