@@ -296,3 +296,23 @@ def parse_topics(source: str, document: Any) -> dict[str, Topic]:
             raise ContentError(source, line, f"{code}: keywords must be a list of words")
         topics[code] = Topic(code, {lang: entry[lang] for lang in LANGS}, tuple(keywords))
     return topics
+
+
+WRITERS = ("parent", "teacher", "student")
+
+
+def parse_writers(source: str, document: Any) -> dict[str, tuple[str, ...]]:
+    """Validate the optional ``writers:`` of ``topics.yml``: for parent, teacher and student, the words that show
+    who is writing (我家孩子, 我们班, 我妈) when the person has not said."""
+    raw = document.get("writers", {}) if isinstance(document, Mapping) else {}
+    if not isinstance(raw, Mapping):
+        raise ContentError(source, getattr(raw, "line", None), "writers: expected a mapping of parent/teacher/student")
+    unknown = [who for who in raw if who not in WRITERS]
+    if unknown:
+        raise ContentError(source, getattr(raw, "line", None), f"writers: unknown {unknown}; use {', '.join(WRITERS)}")
+    cues = {}
+    for who, words in raw.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise ContentError(source, getattr(words, "line", None), f"writers.{who}: must be a list of words")
+        cues[str(who)] = tuple(words)
+    return cues

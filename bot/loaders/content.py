@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -12,7 +13,15 @@ import opencc
 from bot.core.content_error import ContentError
 from bot.core.hotlines import HotlineDirectory, parse_hotlines
 from bot.core.library import LANGS as ARTICLE_LANGS
-from bot.core.library import Library, Topic, build_library, parse_article, parse_topics, split_front_matter
+from bot.core.library import (
+    Library,
+    Topic,
+    build_library,
+    parse_article,
+    parse_topics,
+    parse_writers,
+    split_front_matter,
+)
 from bot.core.retrieval import ArticleIndex
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.tools import Toolbox, build_toolbox, parse_tool
@@ -168,14 +177,33 @@ def load_topics(content_dir: Path) -> dict[str, Topic]:
     return parse_topics(str(path), load_yaml(path))
 
 
+def load_writers(content_dir: Path) -> dict[str, tuple[str, ...]]:
+    """The cues of who is writing (``writers:`` in ``content/articles/topics.yml``)."""
+    path = content_dir / "articles" / "topics.yml"
+    return parse_writers(str(path), load_yaml(path))
+
+
 def fold_for_search(text: str, _convert: list[Callable[[str], str]] = []) -> str:  # noqa: B006 - a cache
-    """Traditional → Simplified and case folding, as questions and articles are compared."""
+    """Traditional → Simplified and case folding (the baseline's word overlap in ``bench/nlu_eval.py``)."""
     if not _convert:
         _convert.append(simplified_converter())
     return _convert[0](text).casefold()
 
 
+@functools.cache
+def search_folder(content_dir: Path) -> Callable[[str], str]:
+    """How questions, articles and NLU examples are compared: Traditional → Simplified, the written-Cantonese words
+    of ``risk/dialect.yml`` folded to Mandarin (瞓唔着 → 睡不着, as triage reads them), case folded."""
+    to_mandarin = dialect_folder(content_dir / "risk", simplified_converter())
+
+    def fold(text: str) -> str:
+        return to_mandarin(text).casefold()
+
+    return fold
+
+
 def article_index(content_dir: Path, topics: Mapping[str, Topic] | None = None) -> ArticleIndex:
     """The library and its search index (with the topics' keywords, read here unless given)."""
     topics = load_topics(content_dir) if topics is None else topics
-    return ArticleIndex(load_library(content_dir), {c: t.keywords for c, t in topics.items()}, fold_for_search)
+    keywords = {c: t.keywords for c, t in topics.items()}
+    return ArticleIndex(load_library(content_dir), keywords, search_folder(content_dir), load_writers(content_dir))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core.content_error import ContentError
 from bot.core.dialogue import TOOL_INTENTS, Dialogue, parse_domain
-from bot.loaders.content import article_index, fold_for_search, load_toolbox, load_topics
+from bot.loaders.content import article_index, load_toolbox, load_topics, search_folder
 from bot.loaders.yaml_source import load_yaml
 from bot.nlu.embedded import EmbeddedNlu
 from bot.nlu.training_data import parse_training_files
@@ -38,5 +38,5 @@ def load_dialogue(content_dir: Path, dialogues_dir: Path) -> tuple[EmbeddedNlu, 
         raise ContentError(str(paths["rules"]), None, f"intents without a rule: {', '.join(without_rule)}")
     topics = load_topics(content_dir)
     index = article_index(content_dir, topics)
-    nlu = EmbeddedNlu(training, fold_for_search, buttons=TOOL_INTENTS)
+    nlu = EmbeddedNlu(training, search_folder(content_dir), buttons=TOOL_INTENTS)
     return nlu, Dialogue(domain, index, topics, load_toolbox(content_dir))
