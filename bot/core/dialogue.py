@@ -49,6 +49,12 @@ PICK_UP_SCORE = 15.0
 STOCK_AFTER = 2
 # "更多" / "more" typed alone reads on; inside a longer sentence (他还要更多) it is not the button.
 MORE_MAX = {"zh": 4, "en": 12}
+# Typed messages that would change the person's settings need a confident reading: a sentence NLU half-places as
+# "unsubscribe" (他又发消息了 说只给我十分钟) must not switch off their reminders.
+SETTING_INTENTS = frozenset({"subscribe", "unsubscribe", "delete_data", "lang_zh", "lang_en"})
+SURE_FOR_SETTINGS = 0.6
+# After a no to the screening question: an exercise for the low mood or stress the person described.
+AFTER_NO_TOPICS = ("depression", "stress", "emotions")
 # Short answers that, once a case is open, get "I'm here" instead of the no-context menu.
 AFTER_RISK_ACK = frozenset({"affirm", "deny", "thanks", "not_sure"})
 # In crisis these go on as usual: making or reading one's own safety plan helps.
@@ -188,6 +194,8 @@ class Who:
     reporter: str | None = None
     # Minutes since the crisis began, for "you have been waiting N minutes" (None outside a crisis).
     waited: int | None = None
+    # The screening question (thoughts, method …) the bot's last message asked, which this message may answer.
+    answering: str | None = None
 
     @property
     def audience(self) -> str | None:
@@ -282,8 +290,14 @@ class Dialogue:
         if not hits:
             return None
         article = hits[0].article
-        # An exercise only for the worry itself (the article's first topic): grief is not met with breathing.
-        tool = self._tools.for_topics(article.topics[:1], who.lang, who.audience)
+        # An exercise only for a worry the person named and only for their own (a parent or teacher writing about a
+        # child gets the article): grief is not met with breathing, nor a sleepless night with exam relaxation.
+        named = self._index.named_topics(text)
+        writer = who.audience or self._index.writer(text)
+        own = writer not in {"parent", "teacher"}
+        tool = self._tools.for_topics(named[:1], who.lang, who.audience) if own and named else None
+        if tool is not None and writer == "student" and not any(a.startswith("student") for a in tool.audience):
+            tool = None  # a pupil comparing herself is not handed the parents' exercise for talking to a child
         if tool is not None:
             # One warm line has been said; a thing to do now comes before a thing to read.
             offer = self._tool_offer(tool, who.lang)
@@ -316,13 +330,19 @@ class Dialogue:
             if understood.source != "payload" and FEEDBACK_THANKS in self._domain.responses:
                 turn.replies.append(self.render(FEEDBACK_THANKS, who.lang))
                 return turn
-        intent = understood.intent
-        if intent == "more" and understood.source != "payload" and not _asks_to_read_on(text):
-            # 更多 inside a sentence (他还要更多) is not the read-on button.
-            intent = None
+        intent = _acted_on(text, understood)
         actions = self._domain.rules.get(intent or "", ()) if intent else ()
         if not actions:
-            self._safety_net(turn, text, who, hotlines)
+            if (
+                who.case_open
+                and understood.source != "payload"
+                and state.topic is None
+                and not self._index.named_topics(text)
+            ):
+                # After a risky message, words NLU cannot place are met with presence, not a chance article.
+                turn.replies.append(self.render("utter_risk_ack", who.lang))
+            else:
+                self._safety_net(turn, text, who, hotlines)
             return turn
         turn.state = replace(turn.state, misses=0)
         new_lang = LANGUAGE_INTENTS.get(understood.intent or "")
@@ -374,11 +394,19 @@ class Dialogue:
     def _safety_net(self, turn: Turn, text: str, who: Who, hotlines: str) -> None:
         """When NLU cannot place a message: what the library has on it, in words that pick up the topic; with
         nothing relevant, an open question; the stock reply only after two misses in a row."""
-        hits = self._index.search(text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3)
-        if hits and (hits[0].score >= PICK_UP_SCORE or self._index.names_topic(text, hits[0].article.topics)):
+        topic = turn.state.topic
+        hits = self._index.search(
+            text, lang=who.lang, audience=who.audience, strict_audience=False, limit=3, topic=topic
+        )
+        if hits and (
+            hits[0].score >= PICK_UP_SCORE
+            or (topic is not None and topic in hits[0].article.topics)
+            or self._index.names_topic(text, hits[0].article.topics)
+        ):
             article = hits[0].article
             others = [h.article for h in hits[1:3]]
-            turn.replies.append(self._summary(article, others, who.lang, lead=self._pick_up(article, who.lang)))
+            lead = self._pick_up(article, who.lang, text)
+            turn.replies.append(self._summary(article, others, who.lang, lead=lead))
             turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on", misses=0)
             return
         misses = turn.state.misses + 1
@@ -407,18 +435,26 @@ class Dialogue:
         return self._answers_offer(turn, text, understood, who, hotlines) or self._acknowledges(turn, understood, who)
 
     def _acknowledges(self, turn: Turn, understood: Understanding, who: Who) -> bool:
-        """After a risky message (a case is open), 好 / 嗯 / 谢谢 is met with presence, not a cheerful menu."""
+        """After a risky message (a case is open) or a screening question, 好 / 嗯 / 没有 / 谢谢 is met with presence,
+        not a cheerful menu; a no to "have you thought of …" also gets something to do for the heaviness they did
+        describe."""
         state = turn.state
-        if (
-            who.case_open
+        if not (
+            (who.case_open or who.answering is not None)
             and understood.intent in AFTER_RISK_ACK
             and understood.source != "payload"
             and state.form is None
             and not (state.awaiting_share or state.awaiting_feedback)
         ):
-            turn.replies.append(self.render("utter_risk_ack", who.lang))
-            return True
-        return False
+            return False
+        said_no = understood.intent in {"deny", "not_sure"} and who.answering is not None
+        response = "utter_screening_thanks" if said_no else "utter_risk_ack"
+        turn.replies.append(self.render(response, who.lang))
+        tool = self._tools.for_topics(AFTER_NO_TOPICS, who.lang, who.audience)
+        if (said_no or (who.case_open and understood.intent == "deny")) and state.expecting is None and tool:
+            turn.replies.append(self._tool_offer(tool, who.lang))
+            turn.state = replace(state, expecting=f"tool:{tool.id}")
+        return True
 
     def _answers_offer(self, turn: Turn, text: str, understood: Understanding, who: Who, hotlines: str) -> bool:
         """A yes or no to what the last message offered: an exercise, or reading on."""
@@ -572,12 +608,18 @@ class Dialogue:
             return
         turn.state = replace(turn.state, article=article.id, part=0, expecting="read_on")
         # A question in the person's own words is answered in words that pick up its topic.
-        lead = self._pick_up(article, who.lang) if understood.source != "payload" else ""
+        lead = self._pick_up(article, who.lang, text) if understood.source != "payload" else ""
         turn.replies.append(self._summary(article, others, who.lang, lead=lead))
 
-    def _pick_up(self, article: Article, lang: str) -> str:
-        topic = self._topics.get(article.topics[0])
-        name = topic.label.get(lang, article.topics[0]) if topic else article.topics[0]
+    def _worry(self, text: str, article: Article) -> str:
+        """The topic of ``article`` the message is about: the first one it names, else the article's first."""
+        named = self._index.named_topics(text)
+        return next((topic for topic in named if topic in article.topics), article.topics[0])
+
+    def _pick_up(self, article: Article, lang: str, text: str) -> str:
+        code = self._worry(text, article)
+        topic = self._topics.get(code)
+        name = topic.label.get(lang, code) if topic else code
         return self.render("utter_pick_up", lang, topic=name).text
 
     def _more(self, turn: Turn, said: _Said) -> None:
@@ -649,6 +691,18 @@ class Dialogue:
         ]
         shared.sort(key=lambda a: (a.topics[0] != article.topics[0], a.id))
         return shared[:limit]
+
+
+def _acted_on(text: str, understood: Understanding) -> str | None:
+    """The intent to act on: none for 更多 inside a sentence (他还要更多 is not the read-on button), nor for a
+    typed message half-placed as a change of settings."""
+    intent = understood.intent
+    typed = understood.source != "payload"
+    if intent == "more" and typed and not _asks_to_read_on(text):
+        return None
+    if intent in SETTING_INTENTS and typed and understood.confidence < SURE_FOR_SETTINGS:
+        return None
+    return intent
 
 
 def _asks_to_read_on(text: str) -> bool:

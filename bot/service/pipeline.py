@@ -412,7 +412,12 @@ class MessagePipeline:
         # A message with no risk ends a stretch of screening questions.
         screened = replace(state, screening_asked=(), screening_pending=None)
         now = rt.clock()
-        who = replace(self._who(person), reporter=screened.reporter, waited=_waited(screened, now))
+        who = replace(
+            self._who(person),
+            reporter=screened.reporter,
+            waited=_waited(screened, now),
+            answering=state.screening_pending,
+        )
         turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
         if turn.effects:
             return None
@@ -560,7 +565,12 @@ class MessagePipeline:
         turn: Turn | None = None
         if screened is not None and not held and (assessment.level is Level.NONE or _fills_form(assessment, state)):
             plan = await self._plan_text(session, person) if understood.intent in NEEDS_STORE else None
-            who = replace(self._who(person, plan), reporter=screened.reporter, waited=_waited(screened, now))
+            who = replace(
+                self._who(person, plan),
+                reporter=screened.reporter,
+                waited=_waited(screened, now),
+                answering=state.screening_pending if state is not None else None,
+            )
             turn = rt.dialogue.respond(inbound.text, understood, screened, who, self._hotlines(person))
             outgoing.extend(turn.replies)
 
@@ -713,8 +723,9 @@ class MessagePipeline:
             state = replace(state, crisis_since=since, expecting=None, tool=None, article=None)
         if safety is None or not replied:
             return [], state
-        if assessment.level is Level.YELLOW:
-            # Yellow offers support content: the article for the worry follows the reply.
+        if assessment.level is Level.YELLOW and pending is None:
+            # Yellow offers support content: the article for the worry follows the reply. Not when the reply asks a
+            # screening question: one question per turn, and the offer follows the answer.
             support = self._rt.dialogue.support(inbound.text, state, who)
             if support is not None:
                 return [safety, *support.replies], support.state
@@ -810,6 +821,7 @@ class MessagePipeline:
         if person is not None and person.handoff_case_id is not None:
             return [], False  # a counselor holds the conversation: the message is relayed once it is stored
         state = (rt.people.state(person.conversation_id) if person is not None else None) or DialogueState()
+        who = replace(who, answering=state.screening_pending)
         turn = rt.dialogue.respond(inbound.text, understood or _UNSURE, state, who, self._listing(lang, region))
         wants_counselor = any(isinstance(effect, RequestCounselor) for effect in turn.effects)
         saves = [effect for effect in turn.effects if not isinstance(effect, RequestCounselor)]

@@ -247,3 +247,48 @@ async def test_in_crisis_the_check_in_says_how_long_they_have_waited(service: Se
     service.clock.advance(minutes=12)
     body = await service.say(session_id, "好")
     assert "12分钟" in text_of(body)
+
+
+async def test_a_veiled_goodbye_starts_crisis_mode(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("各位再見了，這些年謝謝大家", Expect(says=["110"], menus=False)),
+            ("冇人會明白", Expect(says=["110"], never=["不太确定"], menus=False)),
+        ],
+    )
+
+
+async def test_a_half_placed_sentence_never_changes_settings(service: Service) -> None:
+    # NLU half-places this as "unsubscribe"; the person's reminders must stay as they were.
+    await converse(service, [("他又发消息了 说只给我十分钟", Expect(never=["关掉提醒"]))])
+
+
+async def test_a_parent_who_found_marks_is_answered_as_a_parent_and_helped_to_ask(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("今日見到個女手腕有傷，佢話唔小心整親，但我覺得唔係咁簡單", Expect(says=["TA"], never=["你现在有受伤吗"])),
+            ("我應該點開口問佢", Expect(says=["/articles/"], never=["不太确定"])),
+            ("好", Expect(says=["第 1/"])),
+        ],
+    )
+
+
+async def test_a_no_to_the_thoughts_question_is_met_with_something_to_do(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("我觉得活着好累", Expect(says=["结束自己的生命"], never=["会怎么做"])),
+            ("没有 就是累", Expect(says=["谢谢你认真回答我"], offers=["/tool"])),
+            ("要", Expect(says=["（1/"])),
+        ],
+    )
+
+
+async def test_a_worry_is_answered_on_what_was_named(service: Service) -> None:
+    await converse(
+        service,
+        # A pupil comparing herself with 别人家孩子 gets a piece for her, not the parents' exercise.
+        [("无语 我妈又拿我跟别人家孩子比", Expect(says=["/articles/"], never=["不太确定", "和孩子平静地谈一谈"]))],
+    )
