@@ -20,7 +20,11 @@ from bot.settings import Settings
 
 # The sets counselors check an edit against. The held-out set is never among them: it is scored once, at the end
 # of a piece of work, so that its figure stays honest.
-DEFAULT_SETS = ("tests/data/triage_labelled.yml", "tests/data/triage_development_v2.yml")
+DEFAULT_SETS = (
+    "tests/data/triage_labelled.yml",
+    "tests/data/triage_development_v2.yml",
+    "tests/data/triage_development_v3.yml",
+)
 EXIT_NEWLY_MISSED = 1
 EXIT_USAGE = 2
 

@@ -22,6 +22,12 @@ from bot.core.triage.assessment import Level
         "gave most of my stuff away today. wont need it anymore",
         "i cant do this anymore. tonight is it",
         "我今晚就要结束了 已经准备好了",
+        "cutting rn and i cant stop",
+        "我頂唔順喇，啲藥我已經食晒，好攰",  # Cantonese: the medicine is all taken
+        "already did it. feel weird and floaty. just wanted someone to know",
+        "my stepdad is coming into my room again right now i dont know what to do",
+        "别担心，过了今晚我就不会再是大家的负担了",
+        "i wont be a problem after tonight",
     ],
 )
 def test_veiled_goodbyes_and_acts_are_red(engine: TriageEngine, text: str) -> None:
@@ -37,6 +43,11 @@ def test_veiled_goodbyes_and_acts_are_red(engine: TriageEngine, text: str) -> No
         "how do I talk to my daughter about the marks on her arm",  # a question, not a disclosure
         "奶奶上个月走了，孩子晚上问我人死了去哪里",  # grief, not a farewell
         "笑到我想死 你睇下我哋班主任今日個髮型",  # X到想死 is a manner of speaking
+        "im cutting the cake now",
+        "我今天最后一条消息啦 去写作业了 拜拜",  # logging off for the day
+        "this is our secret ok? dont tell my mom i got a B",
+        "我想消失一会儿 去图书馆",
+        "i have to take my meds tonight",
     ],
 )
 def test_ordinary_lookalikes_stay_below_orange(engine: TriageEngine, text: str) -> None:
@@ -64,3 +75,18 @@ def test_a_wish_to_be_dead_is_asked_about_thoughts_before_the_method(engine: Tri
     direct = engine.assess("我想自杀")
     assert not direct.passive_only
     assert next_screening_step(direct) == "method"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("这周我只喝水，我不配吃东西", "self_harm"),  # not eating as a punishment
+        ("my dad said if i tell anyone what he does to me he'll kill me", "abuse"),
+        ("this man in a game keeps asking where i live and told me to delete our chats", "sexual_abuse"),
+        ("老師，我們班有個同學手上都是傷，她說是自己弄的", "self_harm"),
+    ],
+)
+def test_harm_said_without_naming_it_is_at_least_orange(engine: TriageEngine, text: str, category: str) -> None:
+    assessment = engine.assess(text)
+    assert assessment.level.rank >= Level.ORANGE.rank
+    assert category in assessment.categories

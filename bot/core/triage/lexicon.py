@@ -44,7 +44,7 @@ ROLES: frozenset[str] = frozenset(
         "reported", "victim", "harm_act",
         # Veiled acts and goodbyes, marks a parent finds (zh/farewells.yml, en/farewells.yml).
         "did_vague", "fear_now", "wait_unseen", "act_start", "marks", "limb", "explained_marks", "deadline",
-        "meaningless",
+        "meaningless", "decided_end", "strange_body", "med_taken",
         # Context: negation and the past (a cue they stand before counts as yellow at most), answers.
         "negation", "past", "resolved", "affirm", "deny",
         "asked_thoughts", "asked_method", "asked_intent", "asked_plan", "asked_behaviour", "asked_self_harm",
