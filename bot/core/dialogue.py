@@ -55,6 +55,13 @@ SETTING_INTENTS = frozenset({"subscribe", "unsubscribe", "delete_data", "lang_zh
 SURE_FOR_SETTINGS = 0.6
 # After a no to the screening question: an exercise for the low mood or stress the person described.
 AFTER_NO_TOPICS = ("depression", "stress", "emotions")
+# Intents about the bot, small talk and the profile: below this confidence, a message that names a worry's topic is
+# answered on the worry.
+CHAT_INTENTS = frozenset({
+    "privacy", "will_tell", "capabilities", "bot_challenge", "small_talk", "greet", "goodbye", "thanks", "not_sure",
+    "set_role", "set_grade", "set_region", "open_up",
+})  # fmt: skip
+SURE_FOR_CHAT = 0.5
 # Short answers that, once a case is open, get "I'm here" instead of the no-context menu.
 AFTER_RISK_ACK = frozenset({"affirm", "deny", "thanks", "not_sure"})
 # In crisis these go on as usual: making or reading one's own safety plan helps.
@@ -330,7 +337,7 @@ class Dialogue:
             if understood.source != "payload" and FEEDBACK_THANKS in self._domain.responses:
                 turn.replies.append(self.render(FEEDBACK_THANKS, who.lang))
                 return turn
-        intent = _acted_on(text, understood)
+        intent = self._intent_for(text, understood)
         actions = self._domain.rules.get(intent or "", ()) if intent else ()
         if not actions:
             if (
@@ -355,6 +362,14 @@ class Dialogue:
         if FEEDBACK_ASK in actions:
             turn.state = replace(turn.state, awaiting_feedback=True)
         return turn
+
+    def _intent_for(self, text: str, understood: Understanding) -> str | None:
+        """The intent to act on (``_acted_on``); and a worry NLU half-places as small talk or a question about the
+        bot (我妈天天翻我手机…一点隐私都没有 is not a privacy question) is answered on the worry it names."""
+        intent = _acted_on(text, understood)
+        if intent in CHAT_INTENTS and understood.source != "payload" and understood.confidence < SURE_FOR_CHAT:
+            return None if self._index.named_topics(text) else intent
+        return intent
 
     def run_action(
         self, action: str, *, text: str, understood: Understanding, state: DialogueState, who: Who, hotlines: str

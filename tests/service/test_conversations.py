@@ -292,3 +292,13 @@ async def test_a_worry_is_answered_on_what_was_named(service: Service) -> None:
         # A pupil comparing herself with 别人家孩子 gets a piece for her, not the parents' exercise.
         [("无语 我妈又拿我跟别人家孩子比", Expect(says=["/articles/"], never=["不太确定", "和孩子平静地谈一谈"]))],
     )
+
+
+async def test_a_worry_half_placed_as_a_question_about_the_bot_is_answered_on_the_worry(service: Service) -> None:
+    await converse(
+        service,
+        [
+            ("我妈天天翻我手机 聊天记录都要看 一点隐私都没有", Expect(says=["亲子沟通"], never=["加密保存"])),
+            ("聊天记录会被谁看到", Expect(says=["加密保存"])),  # the question itself still gets its answer
+        ],
+    )
