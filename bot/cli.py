@@ -58,11 +58,24 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=("counselor", "supervisor", "admin"))
     add.add_argument("--school", help="school id: sees that school's cases")
     add.add_argument("--district", help="6-digit district code: sees that district's escalated and red cases")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="also set the console password from stdin's first line"
+    )
     staff_commands.add_parser("list", help="every account: name, role, scope, active or disabled")
-    disable = staff_commands.add_parser("disable", help="disable an account: its token stops working at once")
+    disable = staff_commands.add_parser(
+        "disable", help="disable an account: its token and console sessions stop working at once"
+    )
     disable.add_argument("name")
     reset = staff_commands.add_parser("reset-token", help="give an account a new API token, printed once")
     reset.add_argument("name")
+    password = staff_commands.add_parser(
+        "set-password", help="set an account's console password from stdin's first line (its sessions end)"
+    )
+    password.add_argument("name")
+    password.add_argument("--password-stdin", action="store_true", required=True, help="read it from stdin")
+    totp = staff_commands.add_parser("totp", help="require a one-time code (TOTP) at sign-in; prints the secret once")
+    totp.add_argument("name")
+    totp.add_argument("--off", action="store_true", help="stop requiring the code")
     return parser
 
 

@@ -17,13 +17,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyotp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.cases import district_of
 from bot.core.messages import SCHOOL_MAX
 from bot.ops import json_logs
+from bot.service.console_auth import PASSWORD_MAX, hash_password
 from bot.settings import Settings
+from bot.store.console_sessions import close_sessions_of, set_password, set_totp
 from bot.store.crypto import DataKeyError, TextCipher, cipher_for
 from bot.store.database import Database, create_engine, database_url, upgrade
 from bot.store.instance_lock import AlreadyRunning, InstanceLock
@@ -205,48 +209,13 @@ async def _rotate(settings: Settings) -> int:
 
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> int:
+    password = _password_from_stdin(args) if getattr(args, "password_stdin", False) else None
     if args.staff_command == "add":
         _check_new_staff(args)
     db = await _open(settings, creating=args.staff_command == "add")
     try:
         async with db.transaction() as session:
-            if args.staff_command == "add":
-                try:
-                    staff, token = await add_staff(
-                        session,
-                        name=args.name.strip(),
-                        role=args.role,
-                        school=args.school,
-                        district=args.district,
-                        now=datetime.now(UTC),
-                    )
-                except IntegrityError:
-                    raise CommandError(f"staff add: an account named {args.name!r} already exists") from None
-                scope = (
-                    f"school {staff.school}"
-                    if staff.school
-                    else f"district {staff.district}"
-                    if staff.district
-                    else "whole deployment"
-                )
-                print(f"created {staff.role} {staff.name} (id {staff.id}, scope: {scope})")
-                print(f"token: {token}")
-            elif args.staff_command == "list":
-                for entry in await list_staff(session):
-                    m = entry.member
-                    scope = f"school {m.school}" if m.school else f"district {m.district}" if m.district else "all"
-                    state = "active" if entry.active else "disabled"
-                    print(f"{m.name}\t{m.role}\t{scope}\t{state}\tsince {entry.created_at.date().isoformat()}")
-            elif args.staff_command == "disable":
-                if not await set_active(session, args.name, active=False):
-                    raise CommandError(f"staff disable: no account named {args.name!r}")
-                print(f"disabled {args.name}: its token no longer works")
-            else:
-                fresh = await reset_token(session, args.name)
-                if fresh is None:
-                    raise CommandError(f"staff reset-token: no account named {args.name!r}")
-                print(f"new token for {args.name} (the old one no longer works)")
-                print(f"token: {fresh}")
+            await _staff_action(session, settings, args, password)
     except (SQLAlchemyError, OSError) as exc:
         if isinstance(exc, IntegrityError):
             raise
@@ -254,6 +223,96 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await db.close()
     return 0
+
+
+async def _staff_action(
+    session: AsyncSession, settings: Settings, args: argparse.Namespace, password: str | None
+) -> None:
+    command, name = args.staff_command, getattr(args, "name", "")
+    if command == "add":
+        await _add_staff(session, args, password)
+    elif command == "list":
+        for entry in await list_staff(session):
+            m = entry.member
+            scope = f"school {m.school}" if m.school else f"district {m.district}" if m.district else "all"
+            state = "active" if entry.active else "disabled"
+            print(f"{m.name}\t{m.role}\t{scope}\t{state}\tsince {entry.created_at.date().isoformat()}")
+    elif command == "disable":
+        if not await set_active(session, name, active=False):
+            raise CommandError(f"staff disable: no account named {name!r}")
+        ended = await close_sessions_of(session, name)
+        print(f"disabled {name}: its token no longer works; {ended} console session(s) ended")
+    elif command == "set-password":
+        assert password is not None
+        if not await set_password(session, name, hash_password(password)):
+            raise CommandError(f"staff set-password: no account named {name!r}")
+        ended = await close_sessions_of(session, name)
+        print(f"console password set for {name}; {ended} console session(s) ended")
+    elif command == "totp":
+        await _totp(session, settings, name, off=args.off)
+    else:
+        fresh = await reset_token(session, name)
+        if fresh is None:
+            raise CommandError(f"staff reset-token: no account named {name!r}")
+        print(f"new token for {name} (the old one no longer works)")
+        print(f"token: {fresh}")
+
+
+async def _add_staff(session: AsyncSession, args: argparse.Namespace, password: str | None) -> None:
+    try:
+        staff, token = await add_staff(
+            session,
+            name=args.name.strip(),
+            role=args.role,
+            school=args.school,
+            district=args.district,
+            now=datetime.now(UTC),
+        )
+        await session.flush()
+    except IntegrityError:
+        raise CommandError(f"staff add: an account named {args.name!r} already exists") from None
+    if password is not None:
+        await set_password(session, staff.name, hash_password(password))
+    scope = (
+        f"school {staff.school}"
+        if staff.school
+        else f"district {staff.district}"
+        if staff.district
+        else "whole deployment"
+    )
+    print(f"created {staff.role} {staff.name} (id {staff.id}, scope: {scope})")
+    if password is not None:
+        print("console password set")
+    print(f"token: {token}")
+
+
+async def _totp(session: AsyncSession, settings: Settings, name: str, *, off: bool) -> None:
+    if off:
+        if not await set_totp(session, name, None):
+            raise CommandError(f"staff totp: no account named {name!r}")
+        print(f"{name} signs in without a one-time code")
+        return
+    secret = pyotp.random_base32()
+    if not await set_totp(session, name, _cipher(settings).encrypt(secret)):
+        raise CommandError(f"staff totp: no account named {name!r}")
+    print(f"{name} now needs a one-time code at sign-in; add this to an authenticator app (shown once):")
+    print(f"secret: {secret}")
+    print(f"otpauth: {pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name='Xinqiao')}")
+
+
+# The shortest console password accepted (NIST SP 800-63B asks at least 8; staff accounts see children's
+# disclosures).
+PASSWORD_MIN = 10
+
+
+def _password_from_stdin(args: argparse.Namespace) -> str:
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise CommandError(
+            f"staff {args.staff_command}: the password on stdin must be {PASSWORD_MIN}-{PASSWORD_MAX} characters"
+        )
+    return password
 
 
 def _check_new_staff(args: argparse.Namespace) -> None:

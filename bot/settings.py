@@ -49,6 +49,8 @@ class Settings:
     rasa_url: str = ""
     rasa_timeout: float = 0.8
     store_deadline: float = 2.0
+    # A console session unused this long ends (the counselor signs in again).
+    console_idle: timedelta = timedelta(minutes=30)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +121,7 @@ class Settings:
             rasa_timeout=_duration(PREFIX + "RASA_TIMEOUT", get("RASA_TIMEOUT", "800ms")).total_seconds(),
             store_deadline=_duration(PREFIX + "STORE_DEADLINE", get("STORE_DEADLINE", "2s")).total_seconds(),
             counselor_show_name=_flag(PREFIX + "COUNSELOR_SHOW_NAME", get("COUNSELOR_SHOW_NAME", "0")),
+            console_idle=_duration(PREFIX + "CONSOLE_IDLE", get("CONSOLE_IDLE", "30m")),
         )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -161,6 +162,26 @@ class Staff(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The console password (argon2id, with its own salt and cost), a TOTP secret (encrypted) when the account uses
+    # one, and the sign-in failures that lock it for a while.
+    password_hash: Mapped[str | None] = mapped_column(String(160))
+    totp_enc: Mapped[bytes | None] = mapped_column(EncryptedBytes)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in console: only a SHA-256 of the cookie's token is kept, with the session's CSRF token, so any
+    serving process can check it."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (Index("ix_console_sessions_staff", "staff_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Case(Base):
@@ -190,6 +211,8 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome_enc: Mapped[bytes | None] = mapped_column(EncryptedBytes)  # the counselor's words: encrypted
     escalations: Mapped[int] = mapped_column(Integer, default=0)
+    # 追踪反馈: the day the counselor means to check on the person again (the case is on their due list from then).
+    follow_up_on: Mapped[date | None] = mapped_column(Date)
 
 
 class CaseEvent(Base):

@@ -4,12 +4,18 @@ database, and start-up mistakes that must be told in a line or two."""
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
+import re
 import signal
 import sqlite3
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import aiohttp
+import pyotp
 import pytest
 
 from tests.e2e.serving import database_env, serving, staff_token, start
@@ -193,3 +199,52 @@ def test_two_services_sharing_a_data_folder_refuse_to_share_its_journal(tmp_path
         assert "journal" in said
         assert "own data folder" in said
         assert "Traceback" not in said
+
+
+def _sign_in(base: str, name: str, password: str, code: str = "") -> int:
+    """Sign in through the form as a browser would (form token cookie, then the post); the status."""
+    jar = http.cookiejar.CookieJar()
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_args: object, **_kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), NoRedirect)
+    page = opener.open(base + "/console/login", timeout=10).read().decode()
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match is not None
+    form = urllib.parse.urlencode({"csrf": match.group(1), "username": name, "password": password, "code": code})
+    try:
+        return int(opener.open(base + "/console/login", data=form.encode(), timeout=10).status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_console_passwords_and_one_time_codes_are_set_from_the_command_line(tmp_path: Path) -> None:
+    env = database_env("sqlite", tmp_path)
+    short = run(["staff", "add", "Zhao", "--role", "counselor", "--password-stdin"], stdin=b"short\n", env=env)
+    assert short.returncode == 2
+    assert b"10-256 characters" in short.stderr
+    created = run(
+        ["staff", "add", "Zhao", "--role", "counselor", "--school", "nn-001", "--password-stdin"],
+        stdin=b"first-password-1\n",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    assert b"console password set" in created.stdout
+    totp = run(["staff", "totp", "Zhao"], env=env)
+    assert totp.returncode == 0
+    secret = totp.stdout.decode().split("secret: ")[1].split()[0]
+    assert "otpauth://totp/" in totp.stdout.decode()
+    with serving(env, tmp_path) as served:
+        assert _sign_in(served.base, "Zhao", "first-password-1") == 401  # the code is now needed
+        assert _sign_in(served.base, "Zhao", "first-password-1", pyotp.TOTP(secret).now()) == 303
+        changed = run(["staff", "set-password", "Zhao", "--password-stdin"], stdin=b"second-password-2\n", env=env)
+        assert changed.returncode == 0
+        assert b"1 console session(s) ended" in changed.stdout
+        assert run(["staff", "totp", "Zhao", "--off"], env=env).returncode == 0
+        assert _sign_in(served.base, "Zhao", "first-password-1") == 401
+        assert _sign_in(served.base, "Zhao", "second-password-2") == 303
+        disabled = run(["staff", "disable", "Zhao"], env=env)
+        assert b"console session(s) ended" in disabled.stdout
+        assert _sign_in(served.base, "Zhao", "second-password-2") == 401
