@@ -30,13 +30,21 @@ class Hotline:
 
     def covers(self, region: str) -> bool:
         """Whether a person in ``region`` (a GB/T 2260 code or CN) can use this line."""
-        if self.region == NATIONAL:
-            return True
-        if self.region.endswith("0000"):
-            return region.startswith(self.region[:2])
-        if self.region.endswith("00"):
-            return region.startswith(self.region[:4])
-        return region == self.region
+        return region_covers(self.region, region)
+
+
+def region_covers(area: str, region: str | None) -> bool:
+    """Whether a service for ``area`` (CN, a province ``xx0000``, a city ``xxxx00`` or a district) serves a person
+    in ``region`` (None: unknown, served only by national services)."""
+    if area == NATIONAL:
+        return True
+    if not region:
+        return False
+    if area.endswith("0000"):
+        return region.startswith(area[:2])
+    if area.endswith("00"):
+        return region.startswith(area[:4])
+    return region == area
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from bot.core.library import (
     parse_writers,
     split_front_matter,
 )
+from bot.core.referrals import ReferralDirectory, parse_outcomes, parse_referrals
 from bot.core.retrieval import ArticleIndex
 from bot.core.safety_replies import SafetyReplies, parse_safety_replies
 from bot.core.tools import Toolbox, build_toolbox, parse_tool
@@ -175,6 +176,13 @@ def load_topics(content_dir: Path) -> dict[str, Topic]:
     """Topic labels and search keywords from ``content/articles/topics.yml``."""
     path = content_dir / "articles" / "topics.yml"
     return parse_topics(str(path), load_yaml(path))
+
+
+def load_referrals(content_dir: Path) -> ReferralDirectory:
+    """The referral directory (``content/referrals.yml``) and the case outcomes (``content/outcomes.yml``)."""
+    services_path, outcomes_path = content_dir / "referrals.yml", content_dir / "outcomes.yml"
+    services = parse_referrals(str(services_path), load_yaml(services_path))
+    return ReferralDirectory(services, parse_outcomes(str(outcomes_path), load_yaml(outcomes_path)))
 
 
 def load_writers(content_dir: Path) -> dict[str, tuple[str, ...]]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.core.cases import SlaPolicy
 from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
+from bot.core.referrals import ReferralDirectory
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
 from bot.nlu.backends import Nlu
@@ -43,6 +44,8 @@ class Runtime:
     people: PersonCache
     group_commit: GroupCommit
     journal: Journal
+    # Where a case can be referred, and how it can be closed (content/referrals.yml, content/outcomes.yml).
+    referrals: ReferralDirectory
 
     def counselor_title(self, lang: str, staff_name: str) -> str:
         """How the person is told who joined: a role, or the name when the deployment allows it."""
