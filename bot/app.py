@@ -15,18 +15,22 @@ from aiohttp import web
 from bot.channels.article_pages import ArticlePages
 from bot.channels.web import MAX_BODY, WebChat
 from bot.console.api import CounselorApi
+from bot.console.case_page import CasePages
+from bot.console.pages import ConsolePages
 from bot.core.cases import SlaPolicy
 from bot.core.dialogue import Dialogue
 from bot.core.hotlines import HotlineDirectory
+from bot.core.referrals import ReferralDirectory
 from bot.core.safety_replies import SafetyReplies
 from bot.core.triage.engine import TriageEngine
-from bot.loaders.content import load_hotlines, load_safety_replies, load_triage
+from bot.loaders.content import load_hotlines, load_referrals, load_safety_replies, load_triage
 from bot.loaders.dialogues import load_dialogue
 from bot.nlu.backends import EmbeddedBackend, RasaBackend
 from bot.nlu.embedded import EmbeddedNlu
 from bot.ops.metrics import Metrics
 from bot.service.case_events import CaseEvents
 from bot.service.casework import Casework
+from bot.service.console_auth import ConsoleAuth
 from bot.service.deliveries import Deliveries
 from bot.service.journal import Journal
 from bot.service.person_cache import PersonCache
@@ -61,6 +65,7 @@ class Content:
     hotlines: HotlineDirectory
     dialogue: Dialogue
     nlu_model: EmbeddedNlu
+    referrals: ReferralDirectory
 
 
 def load_content(settings: Settings) -> Content:
@@ -72,6 +77,7 @@ def load_content(settings: Settings) -> Content:
         hotlines=load_hotlines(settings.content_dir),
         dialogue=dialogue,
         nlu_model=nlu_model,
+        referrals=load_referrals(settings.content_dir),
     )
 
 
@@ -108,6 +114,7 @@ async def build_runtime(
         people=PersonCache(),
         group_commit=GroupCommit(db),
         journal=journal,
+        referrals=content.referrals,
     )
 
 
@@ -176,10 +183,13 @@ async def create_app(
     app[PIPELINE_KEY] = pipeline
     app[CASEWORK_KEY] = casework
     web_chat = WebChat(runtime, pipeline)
-    counselor_api = CounselorApi(runtime, casework)
+    console_auth = ConsoleAuth(runtime)
+    counselor_api = CounselorApi(runtime, casework, console_auth)
     app.add_routes(web_chat.routes())
     app.add_routes(ArticlePages(runtime.dialogue.library, runtime.dialogue.domain.labels["article"]["help"]).routes())
     app.add_routes(counselor_api.routes())
+    app.add_routes(ConsolePages(runtime, console_auth, casework).routes())
+    app.add_routes(CasePages(runtime, console_auth, casework, runtime.referrals).routes())
     app.add_routes([web.get("/healthz", healthz), web.get("/metrics", metrics)])
     app[HEALTH_KEY] = HealthProbe(runtime.db)
     # Shutdown, in order (aiohttp has stopped accepting by now): say goodbye on open sockets and streams so their

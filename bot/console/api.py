@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 from bot.console.openapi import OPENAPI
+from bot.console.pages import CSRF_HEADER, SESSION_COOKIE, console_user, csrf_holds
 from bot.core.cases import StaffMember, Status
 from bot.core.json_input import JsonInputError, parse_json
 from bot.core.sanitize import sanitize_text
 from bot.service.case_events import BYE
 from bot.service.casework import Casework, CaseworkError
+from bot.service.console_auth import ConsoleAuth
 from bot.service.runtime import Runtime
 
 STAFF_KEY = web.RequestKey("staff", StaffMember)
@@ -38,9 +41,10 @@ def _json_error(status: int, message: str, fields: list[str] | None = None) -> w
 class CounselorApi:
     """Handlers over ``Casework``; every route needs a staff bearer token."""
 
-    def __init__(self, runtime: Runtime, casework: Casework) -> None:
+    def __init__(self, runtime: Runtime, casework: Casework, auth: ConsoleAuth) -> None:
         self._rt = runtime
         self._work = casework
+        self._console = auth
 
     def routes(self) -> list[web.AbstractRouteDef]:
         """The API's routes."""
@@ -51,6 +55,8 @@ class CounselorApi:
             web.post("/api/v1/cases/{id}/claim", self._auth(self.claim)),
             web.post("/api/v1/cases/{id}/reply", self._auth(self.reply)),
             web.post("/api/v1/cases/{id}/note", self._auth(self.note)),
+            web.post("/api/v1/cases/{id}/follow-up", self._auth(self.follow_up)),
+            web.post("/api/v1/cases/{id}/hand-back", self._auth(self.hand_back)),
             web.post("/api/v1/cases/{id}/refer", self._auth(self.refer)),
             web.post("/api/v1/cases/{id}/resolve", self._auth(self.resolve)),
             web.get("/api/v1/events", self._auth(self.events)),
@@ -62,9 +68,18 @@ class CounselorApi:
         async def checked(request: web.Request) -> web.StreamResponse:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            if not header and SESSION_COOKIE in request.cookies:
+                # The console's own calls: the session cookie, and its CSRF token on anything that changes state.
+                user = await console_user(self._console, request)
+                if user is None:
+                    return _json_error(401, "the console session has ended; sign in again")
+                if not csrf_holds(request, user):
+                    return _json_error(403, f"the {CSRF_HEADER} header is missing or does not match the session")
+                staff: StaffMember | None = user.member
+            elif scheme.lower() != "bearer" or not token.strip():
                 return _json_error(401, "a staff bearer token is required (Authorization: Bearer …)")
-            staff = await self._work.authenticate(token.strip())
+            else:
+                staff = await self._work.authenticate(token.strip())
             if staff is None:
                 return _json_error(401, "unknown or disabled token")
             request[STAFF_KEY] = staff
@@ -117,6 +132,19 @@ class CounselorApi:
         """``POST /api/v1/cases/{id}/note`` ``{"text"}``."""
         body = await _body(request, required=("text",))
         return web.json_response({"case": await self._work.note(request[STAFF_KEY], _case_id(request), body["text"])})
+
+    async def hand_back(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/hand-back``: the bot has the conversation again; the case stays open."""
+        return web.json_response({"case": await self._work.hand_back(request[STAFF_KEY], _case_id(request))})
+
+    async def follow_up(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/follow-up`` ``{"on": "YYYY-MM-DD"}``: today or later."""
+        body = await _body(request, required=("on",), max_lengths={"on": 10})
+        try:
+            on = date.fromisoformat(body["on"]) if body["on"] else None
+        except ValueError:
+            return _json_error(422, f"on: {body['on'][:10]!r} is not a date like 2026-12-09", ["on"])
+        return web.json_response({"case": await self._work.follow_up(request[STAFF_KEY], _case_id(request), on)})
 
     async def refer(self, request: web.Request) -> web.Response:
         """``POST /api/v1/cases/{id}/refer`` ``{"to", "reason"}``: referred to a named hospital or service."""

@@ -184,6 +184,14 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/cases/{id}/claim": _case_action("Claim an open case; one of racing counselors wins", ()),
         "/api/v1/cases/{id}/reply": _case_action("Send a message to the person", ("403",), _text_body(("text",))),
         "/api/v1/cases/{id}/note": _case_action("Add a private note", (), _text_body(("text",))),
+        "/api/v1/cases/{id}/hand-back": _case_action(
+            "Give the conversation back to the bot; the case stays open with its counselor", ("403",)
+        ),
+        "/api/v1/cases/{id}/follow-up": _case_action(
+            "Set the day to check on the person again (YYYY-MM-DD, today or later)",
+            (),
+            _text_body(("on",), limits={"on": 10}),
+        ),
         "/api/v1/cases/{id}/refer": _case_action(
             "Refer to a named hospital or service", ("403",), _text_body(("to", "reason"))
         ),

@@ -22,7 +22,8 @@ LANGUAGE_INTENTS = {"lang_zh": "zh", "lang_en": "en"}
 FEEDBACK_ASK, FEEDBACK_THANKS = "utter_feedback_ask", "utter_feedback_thanks"
 REQUIRED_RESPONSES = (
     "utter_greet", "utter_menu", "utter_fallback", "utter_hotlines", "utter_counselor_requested",
-    "utter_counselor_joined", "utter_counselor_left", "utter_counselor_waiting", "utter_language_switched",
+    "utter_counselor_joined", "utter_counselor_left", "utter_counselor_handed_back", "utter_counselor_waiting",
+    "utter_language_switched",
     "utter_rate_limited", "utter_no_results", "utter_more_none",
 )  # fmt: skip
 STOP_FORM = frozenset({"menu", "deny", "goodbye", "talk_to_counselor", "hotlines"})

@@ -24,4 +24,5 @@ def case_summary(case: Case) -> dict[str, Any]:
         "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "escalations": case.escalations,
+        "follow_up_on": case.follow_up_on.isoformat() if case.follow_up_on else None,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,13 +60,22 @@ class Casework:
             return await staff_by_token(session, token)
 
     async def queue(
-        self, staff: StaffMember, *, statuses: list[str], levels: list[str], limit: int, offset: int
+        self,
+        staff: StaffMember,
+        *,
+        statuses: list[str],
+        levels: list[str],
+        limit: int,
+        offset: int,
+        school: str | None = None,
+        tier: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """A page of the cases in the staff member's scope, most urgent first, and how many there are in all."""
         async with self._rt.db.reading() as session:
             rows, total = await case_store.queue(
-                session, staff.scope, statuses=statuses, levels=levels, limit=limit, offset=offset
-            )
+                session, staff.scope, statuses=statuses, levels=levels, limit=limit, offset=offset,
+                school=school, tier=tier,
+            )  # fmt: skip
         return [case_summary(c) for c in rows], total
 
     async def _case(self, session: AsyncSession, staff: StaffMember, case_id: int) -> Case:
@@ -142,6 +152,49 @@ class Casework:
             summary = case_summary(case)
         delivered = await self._after(summary, "case.updated", to_person)
         return {"case": summary, "delivered": delivered}
+
+    async def hand_back(self, staff: StaffMember, case_id: int) -> dict[str, Any]:
+        """Give the conversation back to the bot while the case stays open with its counselor (between sessions,
+        or at the end of a shift): the person is told, and the bot answers again, with triage as always."""
+        rt = self._rt
+        now = rt.clock()
+        async with rt.db.transaction() as session:
+            case = await self._held(session, staff, case_id)
+            conversation, user = await self._conversation(session, case)
+            if conversation.handoff_case_id != case.id:
+                raise CaseworkError(409, f"case {case_id}: the bot already has the conversation")
+            conversation.handoff_case_id = None
+            await case_store.add_event(session, rt.cipher, case.id, "handed_back", now, staff_id=staff.id)
+            await audit(session, staff.id, "case.hand_back", now, case_id=case.id)
+            notice = self._render("utter_counselor_handed_back", user)
+            to_person = await self._say(session, case, user, OutboundMessage(notice, sender="system"))
+            summary = case_summary(case)
+            key = (user.channel, user.external_id)
+        await self._after(summary, "case.updated", to_person, key)
+        return summary
+
+    async def follow_up(self, staff: StaffMember, case_id: int, on: date | None) -> dict[str, Any]:
+        """Set (or clear, with None) the day to check on the person again; it must not be in the past."""
+        rt = self._rt
+        now = rt.clock()
+        today = now.astimezone(rt.settings.timezone).date()
+        if on is not None and on < today:
+            raise CaseworkError(422, f"a follow-up day cannot be in the past (today is {today.isoformat()})")
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            case.follow_up_on = on
+            detail = on.isoformat() if on is not None else "cleared"
+            await case_store.add_event(session, rt.cipher, case.id, "follow_up", now, staff_id=staff.id, detail=detail)
+            await audit(session, staff.id, "case.follow_up", now, case_id=case.id, detail=detail)
+            return case_summary(case)
+
+    async def follow_ups(self, staff: StaffMember) -> list[dict[str, Any]]:
+        """The cases the staff member holds whose follow-up day has come, each marked overdue when it has passed."""
+        rt = self._rt
+        today = rt.clock().astimezone(rt.settings.timezone).date()
+        async with rt.db.reading() as session:
+            rows = await case_store.follow_ups_due(session, staff.scope, staff.id, today)
+        return [{**case_summary(c), "overdue": c.follow_up_on is not None and c.follow_up_on < today} for c in rows]
 
     async def note(self, staff: StaffMember, case_id: int, text: str) -> dict[str, Any]:
         """Add a private note (encrypted) to the case timeline."""

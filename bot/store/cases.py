@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import ColumnElement, Table, and_, case, func, insert, or_, select, true, update
@@ -74,16 +74,37 @@ async def queue(
     levels: Sequence[str] | None = None,
     limit: int = 50,
     offset: int = 0,
+    school: str | None = None,
+    tier: str | None = None,
 ) -> tuple[list[Case], int]:
-    """A page of the cases in ``scope`` (highest level first, then longest waiting) and how many there are."""
+    """A page of the cases in ``scope`` (highest level first, then longest waiting) and how many there are;
+    ``school`` and ``tier`` narrow it further (never widen: the scope comes first)."""
     where = [scope_filter(scope), Case.status.in_(statuses if statuses else OPEN_STATUSES)]
     if levels:
         where.append(Case.level.in_(levels))
+    if school:
+        where.append(Case.school == school)
+    if tier:
+        where.append(Case.tier == tier)
     total = await session.scalar(select(func.count()).select_from(Case).where(*where))
     rows = await session.scalars(
         select(Case).where(*where).order_by(_LEVEL_RANK, Case.opened_at, Case.id).limit(limit).offset(offset)
     )
     return list(rows), int(total or 0)
+
+
+async def follow_ups_due(
+    session: AsyncSession, scope: StaffScope, staff_id: int, today: date, *, limit: int = 50
+) -> list[Case]:
+    """The cases ``staff_id`` holds in ``scope`` whose follow-up day has come (the oldest first), open or closed."""
+    rows = await session.scalars(
+        select(Case)
+        .where(scope_filter(scope), Case.assignee_id == staff_id, Case.follow_up_on.is_not(None))
+        .where(Case.follow_up_on <= today)
+        .order_by(Case.follow_up_on, Case.id)
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def get_in_scope(session: AsyncSession, case_id: int, scope: StaffScope) -> Case | None:
