@@ -75,6 +75,8 @@ LABELS: dict[str, dict[str, str]] = {
         "next": "下一页",
         "new_red": "有新的红色个案，请马上查看。",
         "due": "今天该追踪的个案",
+        "left": "还剩 {m} 分钟认领",
+        "late": "已超时 {m} 分钟",
         "sound": "新红色个案时响铃",
     },
     "en": {
@@ -116,6 +118,8 @@ LABELS: dict[str, dict[str, str]] = {
         "next": "Next",
         "new_red": "A new red case: please look now.",
         "due": "Follow-ups due",
+        "left": "{m} min left to claim",
+        "late": "overdue by {m} min",
         "sound": "Sound for new red cases",
     },
 }
@@ -254,10 +258,11 @@ class ConsolePages:
             items.append(
                 f'<li class="{html.escape(level)}"><a href="{href}" aria-label="{name}">{name} #{int(case["id"])}</a>'
                 f" · {html.escape(status)} · {html.escape(categories)}<br><small>{html.escape(opened)} · "
-                f"<span{' class=overdue' if late else ''}>{html.escape(due)}</span></small></li>"
+                f"<span{' class=overdue' if late else ''}{_countdown(case)}>{html.escape(due)}</span></small></li>"
             )
         empty = "" if items else f'<li class="empty">{html.escape(text["empty"])}</li>'
-        listing = f'<ul class="queue" id="queue" aria-live="polite">{"".join(items)}{empty}</ul>'
+        clocks = f'data-left="{html.escape(text["left"])}" data-late="{html.escape(text["late"])}"'
+        listing = f'<ul class="queue" id="queue" aria-live="polite" {clocks}>{"".join(items)}{empty}</ul>'
         live = (
             f'<p id="live-alert" role="alert" hidden data-red="{html.escape(text["new_red"])}"></p>'
             f'<label class="inline"><input type="checkbox" id="sound"> {html.escape(text["sound"])}</label>'
@@ -358,6 +363,13 @@ FILTERS = {
     "status": tuple(str(s) for s in OPEN_STATUSES),
     "tier": ("school", "district", "city"),
 }
+
+
+def _countdown(case: dict[str, Any]) -> str:
+    """The claim deadline for the page's ticking countdown (only while the case waits to be claimed)."""
+    if case["status"] != Status.OPEN:
+        return ""
+    return f' data-deadline="{html.escape(str(case["claim_deadline"]))}"'
 
 
 def _filters(request: web.Request) -> dict[str, str]:

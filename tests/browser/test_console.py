@@ -68,6 +68,8 @@ async def test_a_red_case_arrives_live_and_is_worked_to_the_end(service: Service
     await expect(page.get_by_role("link", name="red")).to_be_visible(timeout=2000)
     await expect(page.locator("#live-alert")).to_contain_text("new red case")
     await expect(page).to_have_title(re.compile(r"^\(1\) "))
+    # The claim deadline ticks in minutes (the test service's clock is a fixed day, so it reads as overdue here).
+    await expect(page.locator("[data-deadline]").first).to_contain_text(re.compile(r"\d+ min"))
     await page.get_by_role("link", name="red").click()
     await expect(page.get_by_text("药都准备好了")).to_be_visible()
     await page.get_by_role("button", name="Claim").click()

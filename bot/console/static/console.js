@@ -34,7 +34,7 @@
       .then(function (text) {
         if (text === null || text === undefined) { return; }
         var fresh = new DOMParser().parseFromString(text, "text/html").getElementById("queue");
-        if (fresh) { list.innerHTML = fresh.innerHTML; countRed(); }
+        if (fresh) { list.innerHTML = fresh.innerHTML; countRed(); tick(); }
       })
       .catch(function () { /* the next event tries again */ });
   }
@@ -55,5 +55,20 @@
     });
   });
   stream.addEventListener("reload", refresh);
+
+  // The SLA countdown: every deadline still waiting for a claim ticks down in whole minutes.
+  function tick() {
+    var left = list.getAttribute("data-left") || "{m}";
+    var late = list.getAttribute("data-late") || "-{m}";
+    var spans = list.querySelectorAll("[data-deadline]");
+    for (var i = 0; i < spans.length; i++) {
+      var ms = Date.parse(spans[i].getAttribute("data-deadline")) - Date.now();
+      var minutes = Math.max(0, Math.round(Math.abs(ms) / 60000));
+      spans[i].textContent = (ms >= 0 ? left : late).replace("{m}", String(minutes));
+      spans[i].className = ms >= 0 ? "" : "overdue";
+    }
+  }
+  tick();
+  window.setInterval(tick, 15000);
   countRed();
 })();
