@@ -57,6 +57,7 @@ class CounselorApi:
             web.post("/api/v1/cases/{id}/note", self._auth(self.note)),
             web.post("/api/v1/cases/{id}/follow-up", self._auth(self.follow_up)),
             web.post("/api/v1/cases/{id}/hand-back", self._auth(self.hand_back)),
+            web.post("/api/v1/cases/{id}/reassign", self._auth(self.reassign)),
             web.post("/api/v1/cases/{id}/refer", self._auth(self.refer)),
             web.post("/api/v1/cases/{id}/resolve", self._auth(self.resolve)),
             web.get("/api/v1/events", self._auth(self.events)),
@@ -132,6 +133,11 @@ class CounselorApi:
         """``POST /api/v1/cases/{id}/note`` ``{"text"}``."""
         body = await _body(request, required=("text",))
         return web.json_response({"case": await self._work.note(request[STAFF_KEY], _case_id(request), body["text"])})
+
+    async def reassign(self, request: web.Request) -> web.Response:
+        """``POST /api/v1/cases/{id}/reassign`` ``{"to": account name}``: supervisors and admins only."""
+        body = await _body(request, required=("to",), max_lengths={"to": 80})
+        return web.json_response({"case": await self._work.reassign(request[STAFF_KEY], _case_id(request), body["to"])})
 
     async def hand_back(self, request: web.Request) -> web.Response:
         """``POST /api/v1/cases/{id}/hand-back``: the bot has the conversation again; the case stays open."""

@@ -47,6 +47,8 @@ CASE_LABELS: dict[str, dict[str, str]] = {
         "timeline": "经过",
         "claim": "认领",
         "hand_back": "交还给心桥（个案保留）",
+        "reassign_to": "转给另一位老师（账号名）",
+        "reassign": "改派",
         "reply": "回复",
         "send": "发送",
         "note": "备注（只有工作人员看得到）",
@@ -94,6 +96,8 @@ CASE_LABELS: dict[str, dict[str, str]] = {
         "timeline": "Timeline",
         "claim": "Claim",
         "hand_back": "Hand back to the bot (the case stays open)",
+        "reassign_to": "Give to another counselor (account name)",
+        "reassign": "Reassign",
         "reply": "Reply",
         "send": "Send",
         "note": "Note (staff only)",
@@ -140,7 +144,8 @@ class CasePages:
         return [
             web.get("/console/cases/{id:[0-9]{1,12}}", self.case),
             web.post(
-                "/console/cases/{id:[0-9]{1,12}}/{action:claim|reply|note|refer|resolve|follow-up|hand-back}", self.act
+                "/console/cases/{id:[0-9]{1,12}}/{action:claim|reply|note|refer|resolve|follow-up|hand-back|reassign}",
+                self.act,
             ),
         ]
 
@@ -192,12 +197,8 @@ class CasePages:
                 return "done"
             result = await self._work.reply(staff, case_id, text)
             return "sent" if result.get("delivered") else "pending"
-        if action == "follow-up":
-            try:
-                on = date.fromisoformat(fields["on"]) if fields["on"] else None
-            except ValueError:
-                raise _FormError("bad_date") from None
-            await self._work.follow_up(staff, case_id, on)
+        if action in {"reassign", "follow-up"}:
+            await self._setting(user, case_id, action, fields)
             return "done"
         if action == "refer":
             service = self._directory.get(fields["to"])
@@ -213,6 +214,22 @@ class CasePages:
             staff, case_id, status=Status.RESOLVED, outcome=outcome.id, detail=fields["text"][:TEXT_MAX]
         )
         return "done"
+
+    async def _setting(self, user: ConsoleUser, case_id: int, action: str, fields: dict[str, str]) -> None:
+        """Who holds the case, and when to check on the person again."""
+        staff = user.member
+        if action == "reassign":
+            if not fields["to"]:
+                raise _FormError("empty_text")
+            await self._work.reassign(staff, case_id, fields["to"][:80])
+            return
+        if action == "follow-up":
+            try:
+                on = date.fromisoformat(fields["on"]) if fields["on"] else None
+            except ValueError:
+                raise _FormError("bad_date") from None
+            await self._work.follow_up(staff, case_id, on)
+            return
 
     async def _render(
         self,
@@ -277,6 +294,10 @@ class CasePages:
         parts.append(form("reply", _area("reply-text", "text", text["reply"], TEXT_MAX), "send"))
         if case["status"] != Status.OPEN:
             parts.append(form("hand-back", "", "hand_back"))
+            if user.member.role in {"supervisor", "admin"}:
+                to = f'<label for="reassign-to">{html.escape(text["reassign_to"])}</label>'
+                to += '<input id="reassign-to" name="to" maxlength="80" autocomplete="off">'
+                parts.append(form("reassign", to, "reassign"))
         parts.append(form("note", _area("note-text", "text", text["note"], TEXT_MAX), "add_note"))
         parts.append(form("follow-up", follow, "set_follow_up"))
         services = self._directory.for_region(view["person"].get("region"))

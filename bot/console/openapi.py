@@ -184,6 +184,11 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/cases/{id}/claim": _case_action("Claim an open case; one of racing counselors wins", ()),
         "/api/v1/cases/{id}/reply": _case_action("Send a message to the person", ("403",), _text_body(("text",))),
         "/api/v1/cases/{id}/note": _case_action("Add a private note", (), _text_body(("text",))),
+        "/api/v1/cases/{id}/reassign": _case_action(
+            "Give a claimed case to another counselor who may see it (supervisors and admins)",
+            ("403", "422"),
+            _text_body(("to",), limits={"to": 80}),
+        ),
         "/api/v1/cases/{id}/hand-back": _case_action(
             "Give the conversation back to the bot; the case stays open with its counselor", ("403",)
         ),

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.cases import StaffMember, Status, Tier, next_tier
+from bot.core.cases import StaffMember, Status, Tier, can_see, next_tier
 from bot.core.messages import OutboundMessage, StoredOutbound
 from bot.core.safety_replies import format_hotlines
 from bot.core.triage.assessment import Level
@@ -21,7 +21,7 @@ from bot.store import cases as case_store
 from bot.store import dialogue_store, people, person_data
 from bot.store import messages as message_store
 from bot.store.models import Case, Conversation, User
-from bot.store.staff import audit, staff_by_token
+from bot.store.staff import active_staff_named, audit, staff_by_token
 
 log = logging.getLogger(__name__)
 SUPERVISING_ROLES = {"supervisor", "admin"}
@@ -152,6 +152,32 @@ class Casework:
             summary = case_summary(case)
         delivered = await self._after(summary, "case.updated", to_person)
         return {"case": summary, "delivered": delivered}
+
+    async def reassign(self, staff: StaffMember, case_id: int, to_name: str) -> dict[str, Any]:
+        """A supervisor or admin gives the case to another counselor who may see it (by hand, at a shift change or
+        when the one holding it is away); it stays in its state, and the new holder is the one who answers."""
+        rt = self._rt
+        now = rt.clock()
+        if staff.role not in SUPERVISING_ROLES:
+            raise CaseworkError(403, "only supervisors and admins reassign cases")
+        async with rt.db.transaction() as session:
+            case = await self._case(session, staff, case_id)
+            if Status(case.status).is_closed or case.status == Status.OPEN.value:
+                # An open case waits in the queue for whoever claims it first; only a held case changes hands.
+                raise CaseworkError(409, f"case {case_id} is {case.status}: only a claimed case can be reassigned")
+            target = await active_staff_named(session, to_name)
+            visible = target is not None and can_see(
+                target.scope, level=Level(case.level), tier=Tier(case.tier), school=case.school, district=case.district
+            )
+            if target is None or not visible:
+                raise CaseworkError(422, f"no active account named {to_name[:80]!r} can see case {case_id}")
+            case.assignee_id = target.id
+            await case_store.add_event(session, rt.cipher, case.id, "reassigned", now, staff_id=staff.id,
+                                       detail=target.name)  # fmt: skip
+            await audit(session, staff.id, "case.reassign", now, case_id=case.id, detail=target.name)
+            summary = case_summary(case)
+        await self._after(summary, "case.updated", None)
+        return summary
 
     async def hand_back(self, staff: StaffMember, case_id: int) -> dict[str, Any]:
         """Give the conversation back to the bot while the case stays open with its counselor (between sessions,

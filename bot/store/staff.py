@@ -69,6 +69,12 @@ async def reset_token(session: AsyncSession, name: str) -> str | None:
     return token if result.rowcount else None  # type: ignore[attr-defined]
 
 
+async def active_staff_named(session: AsyncSession, name: str) -> StaffMember | None:
+    """The active account named ``name``."""
+    row = await session.scalar(select(Staff).where(Staff.name == name, Staff.active.is_(True)))
+    return None if row is None else member(row)
+
+
 async def staff_by_token(session: AsyncSession, token: str) -> StaffMember | None:
     """The active account a bearer token belongs to."""
     row = await session.scalar(select(Staff).where(Staff.token_hash == hash_token(token), Staff.active.is_(True)))

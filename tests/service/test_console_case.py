@@ -208,3 +208,24 @@ async def test_handing_back_lets_the_bot_answer_while_the_case_stays_open(servic
     assert "这个个案已经结束" not in page
     status, _, _ = await post(service, f"{base}/hand-back", csrf=csrf)
     assert status == 409
+
+
+async def test_a_supervisor_reassigns_a_claimed_case_to_a_counselor_who_may_see_it(service: Service) -> None:
+    case_id = await red_case(service)
+    holder = await service.staff("wang", school="nn-001")
+    await service.staff("zhao", school="nn-001")
+    await service.staff("far", school="nn-009")
+    assert (await service.api("POST", f"/api/v1/cases/{case_id}/claim", holder))[0] == 200
+    status, _ = await service.api("POST", f"/api/v1/cases/{case_id}/reassign", holder, {"to": "zhao"})
+    assert status == 403  # a counselor does not hand cases around
+    boss = await service.staff("boss", "supervisor")
+    status, body = await service.api("POST", f"/api/v1/cases/{case_id}/reassign", boss, {"to": "far"})
+    assert status == 422  # another school's counselor cannot see it
+    assert "far" in body["error"]
+    status, body = await service.api("POST", f"/api/v1/cases/{case_id}/reassign", boss, {"to": "zhao"})
+    assert status == 200
+    before = (await service.api("GET", f"/api/v1/cases/{case_id}", boss))[1]["events"]
+    assert [e["kind"] for e in before][-1] == "reassigned"
+    assert before[-1]["detail"] == "zhao"
+    status, _ = await service.api("POST", f"/api/v1/cases/{case_id}/reply", holder, {"text": "还在吗"})
+    assert status == 403  # the case is zhao's now
