@@ -155,10 +155,7 @@ class CounselorApi:
     async def refer(self, request: web.Request) -> web.Response:
         """``POST /api/v1/cases/{id}/refer`` ``{"to", "reason"}``: referred to a named hospital or service."""
         body = await _body(request, required=("to", "reason"))
-        detail = json.dumps({"to": body["to"], "reason": body["reason"]}, ensure_ascii=False)
-        case = await self._work.close(
-            request[STAFF_KEY], _case_id(request), status=Status.REFERRED, outcome="referred", detail=detail
-        )
+        case = await self._work.refer(request[STAFF_KEY], _case_id(request), body["to"], body["reason"])
         return web.json_response({"case": case})
 
     async def resolve(self, request: web.Request) -> web.Response:

@@ -204,8 +204,7 @@ class CasePages:
             service = self._directory.get(fields["to"])
             if service is None:
                 raise _FormError("unknown_choice")
-            detail = f"to: {service.name['zh']} / {service.name['en']}; reason: {fields['reason'][:REASON_MAX]}"
-            await self._work.close(staff, case_id, status=Status.REFERRED, outcome="referred", detail=detail)
+            await self._work.refer(staff, case_id, service.name["zh"], fields["reason"][:REASON_MAX])
             return "done"
         outcome = self._directory.outcome(fields["outcome"])
         if outcome is None:

@@ -81,6 +81,9 @@ class ArticleIndex:
         self.library = library
         self._keywords = {topic: _cues(words, fold) for topic, words in topic_keywords.items()}
         self._writers = {who: _cues(words, fold) for who, words in (writers or {}).items()}
+        # One message asks for its named topics and writer several times on its way (intent, search, pick-up
+        # line, exercise): the last question's answers are kept, not scanned for again.
+        self._last: tuple[str, tuple[str, ...], str | None] | None = None
         self._articles = library.served
         self._docs: list[Counter[str]] = []
         for article in self._articles:
@@ -129,17 +132,25 @@ class ArticleIndex:
         """The topics whose keywords ``question`` says, the best evidenced first (the most keyword characters).
         ``lang`` is accepted for symmetry with search; keywords of both languages count (英语夹杂)."""
         del lang
-        evidence = _evidence(self._fold(question), self._keywords)
-        return tuple(sorted(evidence, key=lambda topic: (-evidence[topic], topic)))
+        return self._read(question)[0]
 
     def writer(self, question: str) -> str | None:
         """Who seems to be writing (``parent``, ``teacher``, ``student``) from cues like 我家孩子 / 我们班 / 我妈;
         None when nothing or a tie says so."""
-        evidence = _evidence(self._fold(question), self._writers)
-        ranked = sorted(evidence.values(), reverse=True)
-        if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
-            return None
-        return max(evidence, key=lambda who: evidence[who])
+        return self._read(question)[1]
+
+    def _read(self, question: str) -> tuple[tuple[str, ...], str | None]:
+        if self._last is not None and self._last[0] == question:
+            return self._last[1], self._last[2]
+        folded = self._fold(question)
+        evidence = _evidence(folded, self._keywords)
+        named = tuple(sorted(evidence, key=lambda topic: (-evidence[topic], topic)))
+        writers = _evidence(folded, self._writers)
+        ranked = sorted(writers.values(), reverse=True)
+        tied = not ranked or (len(ranked) > 1 and ranked[0] == ranked[1])
+        writer = None if tied else max(writers, key=lambda who: writers[who])
+        self._last = (question, named, writer)
+        return named, writer
 
     def search(
         self,

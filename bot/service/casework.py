@@ -153,6 +153,11 @@ class Casework:
         delivered = await self._after(summary, "case.updated", to_person)
         return {"case": summary, "delivered": delivered}
 
+    async def refer(self, staff: StaffMember, case_id: int, to: str, reason: str) -> dict[str, Any]:
+        """Close the case as referred to ``to`` (a named service) with ``reason``; the timeline keeps both."""
+        detail = json.dumps({"to": to, "reason": reason}, ensure_ascii=False)
+        return await self.close(staff, case_id, status=Status.REFERRED, outcome="referred", detail=detail)
+
     async def reassign(self, staff: StaffMember, case_id: int, to_name: str) -> dict[str, Any]:
         """A supervisor or admin gives the case to another counselor who may see it (by hand, at a shift change or
         when the one holding it is away); it stays in its state, and the new holder is the one who answers."""

@@ -4,6 +4,7 @@ a CSRF token each, an idle timeout; every sign-in and failure audited."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +31,14 @@ from bot.store.staff import audit
 # argon2-cffi's defaults are RFC 9106's second recommended profile (argon2id, 64 MiB, t=3): about 50 ms here, run
 # off the event loop so a sign-in never delays a safety reply.
 _HASHER = PasswordHasher()
+
+
 # Verified when the account does not exist, so an unknown name costs as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 # A session's last use is written at most this often (seconds): every page and API call reads it, few write it.
 TOUCH_EVERY = 60.0
 NAME_MAX, PASSWORD_MAX, CODE_MAX = 80, 256, 12
@@ -87,7 +94,7 @@ class ConsoleAuth:
                 await audit(session, record.member.id, "console_sign_in_failed", now, detail="locked")
             return SignIn(Outcome.LOCKED, retry_after=max(1, int((record.locked_until - now).total_seconds())))
         stored = record.password_hash if record is not None and record.active else None
-        matches = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password[:PASSWORD_MAX])
+        matches = await asyncio.to_thread(_verify, stored or _dummy_hash(), password[:PASSWORD_MAX])
         if record is None or stored is None or not matches or not self._code_holds(record.totp_enc, code, now):
             return await self._failed(record, now)
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
